@@ -1,0 +1,192 @@
+"""Command-line interface: `maildiag analyze`, `maildiag rules` and the commands of later modules.
+
+Heavy libraries (boto3, checkdmarc, dkimpy) are imported inside the commands that need
+them so that `maildiag analyze` starts quickly.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from diag import __version__, exitcodes
+from diag.errors import InputError, MaildiagError
+
+log = logging.getLogger("diag")
+
+FORMATS = ("terminal", "json", "html", "sarif", "junit", "markdown")
+SEVERITIES = ("info", "warning", "error")
+# Files that `analyze DIR` picks up; audit takes every kind of mailbox.
+MESSAGE_SUFFIXES = {".eml", ".txt", ".hdr", ".msg", ".mbox"}
+PASTE_PROMPT = "Paste the message headers, then press Ctrl-D on a new line (Ctrl-Z, Enter on Windows)."
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr, format="maildiag: %(levelname)s: %(name)s: %(message)s")
+
+
+def _fail(error: MaildiagError) -> None:
+    click.echo(f"maildiag: error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="maildiag")
+@click.option("-v", "--verbose", count=True, help="Log more on stderr: -v for info, -vv for debug.")
+def cli(verbose: int) -> None:
+    """Explain why mail fails authentication or lands in junk, and what to change."""
+    _configure_logging(verbose)
+
+
+def _expand_paths(paths: tuple[str, ...]) -> list[str]:
+    """Return the files to read; a directory contributes its message files, recursively."""
+    files = []
+    for path in paths:
+        if path == "-":
+            files.append(path)
+            continue
+        candidate = Path(path)
+        if candidate.is_dir():
+            found = sorted(str(item) for item in candidate.rglob("*") if item.is_file() and item.suffix.lower() in MESSAGE_SUFFIXES)
+            if not found:
+                raise InputError(f"{path}: no message files found (looked for {', '.join(sorted(MESSAGE_SUFFIXES))}); pass a file or a folder that contains some")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        if sys.stdin.isatty():
+            click.echo(PASTE_PROMPT, err=True)
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied; check the file's permissions") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def _load_rules(rules_dirs: tuple[str, ...]):
+    from diag.engine.loader import load_rules
+
+    return load_rules([Path(directory) for directory in rules_dirs])
+
+
+def _write_report(report: dict, fmt: str, output: str | None) -> None:
+    from diag.report import render
+
+    if output in (None, "-"):
+        render(report, fmt, sys.stdout)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as stream:
+            render(report, fmt, stream)
+    except OSError as error:
+        raise InputError(f"{output}: cannot write the report: {error.strerror}") from None
+
+
+report_options = [
+    click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True, help="Report format."),
+    click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of standard output."),
+    click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True, help="Exit 1 when a finding has this severity or a higher one."),
+    click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Also load rule files from DIR (repeatable)."),
+]
+
+
+def with_report_options(function):
+    for option in reversed(report_options):
+        function = option(function)
+    return function
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="[PATH ...]")
+@click.option("--authserv-id", metavar="ID", help="Trust only Authentication-Results from this receiver (RFC 8601 authserv-id).")
+@click.option("--offline", is_flag=True, help="Use only the message: no DNS or other network access.")
+@with_report_options
+def analyze(paths, authserv_id, offline, fmt, output, fail_on, rules_dirs):
+    """Diagnose messages or pasted headers.
+
+    PATH is an .eml file, a header-only text file or a folder of them. With no PATH, or
+    with -, the headers are read from standard input.
+    """
+    from diag.pipeline import AnalyzeOptions, analyze_bytes, build_report, exit_code_for
+
+    try:
+        options = AnalyzeOptions(rules=_load_rules(rules_dirs), authserv_id=authserv_id, offline=offline)
+        files = _expand_paths(paths or ("-",))
+    except MaildiagError as error:
+        _fail(error)
+
+    messages, errors = [], []
+    for path in files:
+        try:
+            messages.append(analyze_bytes(_read_input(path), source=path, options=options))
+        except InputError as error:
+            # One bad file is reported; the others are still analysed.
+            click.echo(f"maildiag: error: {error}", err=True)
+            errors.append({"source": path, "message": str(error)})
+
+    if not messages and errors and len(files) == 1:
+        sys.exit(exitcodes.USAGE)
+    report = build_report("analyze", messages, errors)
+    try:
+        _write_report(report, fmt, output)
+    except MaildiagError as error:
+        _fail(error)
+    sys.exit(exit_code_for(report, fail_on))
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Also load rule files from DIR (repeatable).")
+@click.pass_context
+def rules(context, rules_dirs):
+    """List the rules, or explain one with `maildiag rules explain NAME`."""
+    context.obj = rules_dirs
+    if context.invoked_subcommand is None:
+        context.invoke(rules_list)
+
+
+@rules.command("list")
+@click.pass_obj
+def rules_list(rules_dirs):
+    """List every rule with its code, severity and title."""
+    from diag.engine.docs import print_rule_list
+
+    try:
+        print_rule_list(_load_rules(rules_dirs or ()), sys.stdout)
+    except MaildiagError as error:
+        _fail(error)
+
+
+@rules.command("explain")
+@click.argument("name")
+@click.pass_obj
+def rules_explain(rules_dirs, name):
+    """Print the documentation of rule NAME (its name or its code)."""
+    from diag.engine.docs import explain_rule
+
+    try:
+        explain_rule(_load_rules(rules_dirs or ()), name, sys.stdout)
+    except MaildiagError as error:
+        _fail(error)
+
+
+def main() -> None:
+    try:
+        cli(prog_name="maildiag")
+    except KeyboardInterrupt:
+        click.echo("maildiag: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(exitcodes.OK)

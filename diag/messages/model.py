@@ -1,0 +1,58 @@
+"""The reader's output: header fields in order, the body if any, and the repairs made."""
+
+from dataclasses import dataclass, field
+from email.message import Message
+
+
+@dataclass(frozen=True)
+class Header:
+    """One header field as it appeared, top of the message first."""
+
+    name: str
+    # The field body with its folding kept (CRLF or LF before each continuation line).
+    value: str
+    # 0 for the topmost field. Receivers prepend, so a lower position is a later hop.
+    position: int
+
+    @property
+    def unfolded(self) -> str:
+        """The value with folding removed (RFC 5322 section 2.2.3)."""
+        return " ".join(self.value.replace("\r\n", "\n").split("\n")).strip()
+
+    def is_named(self, name: str) -> bool:
+        return self.name.lower() == name.lower()
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A change made to a damaged paste so that it parses, listed in the report."""
+
+    kind: str
+    # 1-based line number in the input, or 0 when the repair concerns the whole input.
+    line: int
+    detail: str
+
+
+@dataclass
+class ParsedMessage:
+    headers: list[Header]
+    # None when the input was a header block only.
+    body: bytes | None
+    repairs: list[Repair] = field(default_factory=list)
+    source: str = "-"
+    index: int = 0
+    # The stdlib parse of the repaired bytes, for MIME walking of the body.
+    email: Message | None = None
+
+    @property
+    def kind(self) -> str:
+        return "message" if self.body is not None else "headers"
+
+    def get_all(self, name: str) -> list[Header]:
+        return [header for header in self.headers if header.is_named(name)]
+
+    def first(self, name: str) -> Header | None:
+        for header in self.headers:
+            if header.is_named(name):
+                return header
+        return None
