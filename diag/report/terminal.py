@@ -1,0 +1,184 @@
+"""Terminal report: what a person reads after a paste, and can forward as it is."""
+
+import os
+from typing import TextIO
+
+from rich import box
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from diag.report.view import FindingView, OutcomeView, ReportView, SubjectView, build_view
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
+# Results a sender wants to see; anything else in the verdict table is highlighted.
+GOOD_RESULTS = {"pass", "bestguesspass", "none"}
+BAD_RESULTS = {"fail", "softfail", "permerror", "temperror", "softpass"}
+
+
+def make_console(stream: TextIO) -> Console:
+    """Return a console on `stream`: colour only on a terminal and only without NO_COLOR.
+
+    NO_COLOR is the convention at https://no-color.org: set to any non-empty value, it disables colour.
+    """
+    is_terminal = _isatty(stream)
+    colour = is_terminal and not os.environ.get("NO_COLOR")
+    return Console(
+        file=stream,
+        force_terminal=is_terminal,
+        no_color=not colour,
+        color_system="auto" if colour else None,
+        # Header values are untrusted: they must never be read as rich markup or emoji codes.
+        markup=False,
+        emoji=False,
+        highlight=False,
+        # Pasted into a ticket or a mail, 100 columns keeps long header lines readable.
+        width=None if is_terminal else 100,
+    )
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def render(report: dict, stream: TextIO) -> None:
+    """Write the report as styled text to `stream`."""
+    view = build_view(report)
+    console = make_console(stream)
+
+    console.print(_heading(view))
+    for subject in view.subjects:
+        console.print()
+        _print_subject(console, subject)
+
+    if view.input_errors:
+        console.print()
+        console.print(Rule(Text(f"Input errors ({len(view.input_errors)})", style="bold red"), style="red"))
+        for source, message in view.input_errors:
+            console.print(Text.assemble((source, "bold"), ": ", message), overflow="fold")
+
+
+def _heading(view: ReportView) -> Text:
+    text = Text.assemble((view.tool, "bold"))
+    if view.command:
+        text.append(f" {view.command}")
+    text.append(": ")
+    style = "bold red" if view.counts["error"] else "bold yellow" if view.total_findings else "bold green"
+    text.append(view.headline, style=style)
+    return text
+
+
+def _print_subject(console: Console, subject: SubjectView) -> None:
+    title = subject.label
+    if subject.input_kind == "headers":
+        title += " (headers only)"
+    console.print(Rule(Text(title, style="bold"), align="left"))
+
+    if subject.kind == "message":
+        console.print(_trusted_block(subject))
+    if subject.verdicts:
+        console.print(_verdict_table(subject))
+
+    if subject.findings:
+        console.print(Text(f"Findings ({len(subject.findings)})", style="bold"))
+        for finding in subject.findings:
+            console.print(_finding_block(finding))
+    else:
+        console.print(Text("No findings.", style="green"))
+
+    _print_outcome_line(console, "Checked and passed", subject.passes, "green")
+    _print_outcome_line(console, "Could not check (lookup failed, retry later)", subject.could_not_check, "yellow")
+    _print_outcome_line(console, "Not applicable (facts absent)", subject.not_applicable, "dim")
+
+    if subject.repairs:
+        console.print(Text(f"Input repairs ({len(subject.repairs)}):", style="bold"))
+        for repair in subject.repairs:
+            console.print(Padding(Text(repair, overflow="fold"), (0, 0, 0, 2)))
+
+
+def _trusted_block(subject: SubjectView) -> Group:
+    trusted = subject.trusted
+    if trusted is None:
+        return Group(
+            Text(
+                "No trusted Authentication-Results field: the receiver's verdicts are unknown. "
+                "Copy the headers from the received message, not the sent one.",
+                style="yellow",
+                overflow="fold",
+            )
+        )
+
+    where = ", ".join(str(position + 1) for position in trusted.positions)
+    heading = Text.assemble(
+        ("Trusted Authentication-Results", "bold"),
+        " from ",
+        (trusted.receiver, "bold"),
+        f" (header field {where} from the top; {trusted.reason}):" if where else f" ({trusted.reason}):",
+        overflow="fold",
+    )
+    lines = [Padding(Text(line, overflow="fold"), (0, 0, 0, 2)) for line in trusted.lines]
+    return Group(heading, *lines)
+
+
+def _verdict_table(subject: SubjectView) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
+    table.add_column("Check", no_wrap=True)
+    table.add_column("Result", no_wrap=True)
+    table.add_column("Detail", overflow="fold")
+    for row in subject.verdicts:
+        table.add_row(row.check, Text(row.result, style=_result_style(row.result)), row.detail)
+    return table
+
+
+def _result_style(result: str) -> str:
+    lowered = result.lower()
+    if lowered in GOOD_RESULTS:
+        return "green"
+    if lowered in BAD_RESULTS:
+        return "red"
+    return ""
+
+
+def _finding_block(finding: FindingView) -> Padding:
+    parts = [
+        Text.assemble(
+            (f"{finding.severity.upper():<7}", SEVERITY_STYLE.get(finding.severity, "bold")),
+            " ",
+            (finding.name, "bold"),
+            f" ({finding.code}) {finding.title}",
+            overflow="fold",
+        ),
+        Padding(Text(finding.message, overflow="fold"), (0, 0, 0, 8)),
+    ]
+
+    if finding.evidence:
+        parts.append(Padding(Text("Evidence:", style="bold"), (0, 0, 0, 8)))
+        for path, value in finding.evidence:
+            parts.append(Padding(Text.assemble((path, "cyan"), " = ", value, overflow="fold"), (0, 0, 0, 10)))
+
+    if finding.why:
+        parts.append(Padding(Text.assemble(("Why: ", "bold"), finding.why, overflow="fold"), (0, 0, 0, 8)))
+
+    if finding.fix:
+        parts.append(Padding(Text("Fix:", style="bold"), (0, 0, 0, 8)))
+        for number, step in enumerate(finding.fix, start=1):
+            parts.append(Padding(Text(f"{number}. {step}", overflow="fold"), (0, 0, 0, 10)))
+
+    if finding.references:
+        parts.append(Padding(Text("References:", style="bold"), (0, 0, 0, 8)))
+        for title, url in finding.references:
+            parts.append(Padding(Text(f"{title} <{url}>", overflow="fold"), (0, 0, 0, 10)))
+    return Padding(Group(*parts), (0, 0, 1, 2))
+
+
+def _print_outcome_line(console: Console, label: str, outcomes: list[OutcomeView], style: str) -> None:
+    if not outcomes:
+        return
+    names = ", ".join(f"{outcome.name} ({outcome.detail})" if outcome.detail else outcome.name for outcome in outcomes)
+    console.print(Text.assemble((f"{label} ({len(outcomes)}): ", style), names, overflow="fold"))
+

@@ -1,0 +1,352 @@
+"""Turn a report dictionary into display rows shared by the terminal, HTML and Markdown reporters.
+
+The report is the dictionary that diag.pipeline.build_report returns. Every section but the
+top-level keys is optional here, because `maildiag dns` reports list `domains` instead of
+`messages` and because a fact that could not be gathered is absent (docs/facts.md).
+"""
+
+import json
+import unicodedata
+from dataclasses import dataclass, field
+
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+# Why a given Authentication-Results field was trusted; keys are the `auth.trusted.how`
+# values that diag.facts.trust writes.
+TRUST_REASONS = {
+    "--authserv-id": "its authserv-id matches --authserv-id",
+    "topmost": "it is the topmost Authentication-Results field",
+    "microsoft": "Microsoft 365 writes it without an authserv-id",
+}
+
+# Microsoft X-Forefront-Antispam-Report fields shown in the verdict table, in this order.
+MICROSOFT_FIELDS = (("cat", "CAT"), ("sfv", "SFV"), ("scl", "SCL"), ("bcl", "BCL"))
+
+
+def clean(value: object) -> str:
+    """Return `value` as one printable string: control characters and lone surrogates become \\xNN escapes.
+
+    Header values are attacker-controlled. An ESC byte would drive the reader's terminal and
+    is invalid in XML 1.0, and a lone surrogate (from undecodable bytes) cannot be encoded.
+    """
+    text = value if isinstance(value, str) else format_value(value)
+    out = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char in "\t\n" or category not in ("Cc", "Cs"):
+            out.append(char)
+        else:
+            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+    return "".join(out)
+
+
+def format_value(value: object) -> str:
+    """Return an evidence value as text: strings as they are, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+@dataclass
+class VerdictRow:
+    check: str
+    result: str
+    detail: str = ""
+
+
+@dataclass
+class Trusted:
+    receiver: str
+    reason: str
+    positions: list[int]
+    lines: list[str]
+
+
+@dataclass
+class FindingView:
+    name: str
+    code: str
+    title: str
+    severity: str
+    confidence: str
+    category: str
+    message: str
+    why: str
+    evidence: list[tuple[str, str]]
+    fix: list[str]
+    references: list[tuple[str, str]]
+
+
+@dataclass
+class OutcomeView:
+    name: str
+    code: str
+    title: str
+    detail: str = ""
+
+
+@dataclass
+class SubjectView:
+    """One analysed message, or one domain in a `dns` report."""
+
+    kind: str
+    label: str
+    input_kind: str = ""
+    trusted: Trusted | None = None
+    verdicts: list[VerdictRow] = field(default_factory=list)
+    findings: list[FindingView] = field(default_factory=list)
+    passes: list[OutcomeView] = field(default_factory=list)
+    not_applicable: list[OutcomeView] = field(default_factory=list)
+    could_not_check: list[OutcomeView] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {severity: sum(1 for finding in self.findings if finding.severity == severity) for severity in SEVERITIES}
+
+
+@dataclass
+class ReportView:
+    tool: str
+    command: str
+    subjects: list[SubjectView]
+    input_errors: list[tuple[str, str]]
+    counts: dict[str, int]
+
+    @property
+    def total_findings(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def headline(self) -> str:
+        """One line such as "2 findings (1 error, 1 warning) in 1 message"."""
+        noun = "domain" if self.subjects and all(subject.kind == "domain" for subject in self.subjects) else "message"
+        scope = plural(len(self.subjects), noun)
+        if not self.total_findings:
+            headline = f"no findings in {scope}"
+        else:
+            parts = [plural(self.counts[severity], severity) for severity in SEVERITIES if self.counts[severity]]
+            headline = f"{plural(self.total_findings, 'finding')} ({', '.join(parts)}) in {scope}"
+        if self.input_errors:
+            headline += f", {plural(len(self.input_errors), 'input error')}"
+        return headline
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def iter_subjects(report: dict) -> list[tuple[str, dict]]:
+    """Return (kind, entry) for every message and every domain of the report, messages first."""
+    subjects = [("message", entry) for entry in report.get("messages") or []]
+    subjects += [("domain", entry) for entry in report.get("domains") or []]
+    return subjects
+
+
+def subject_labels(report: dict) -> list[str]:
+    """Return a display label per subject, numbering items that share a file (mbox, batch)."""
+    subjects = iter_subjects(report)
+    paths = [_source_path(entry) for kind, entry in subjects if kind == "message"]
+    labels = []
+    for kind, entry in subjects:
+        if kind == "domain":
+            labels.append(clean(entry.get("domain") or "unnamed domain"))
+            continue
+        path = _source_path(entry)
+        label = "standard input" if path == "-" else path
+        if paths.count(path) > 1:
+            label += f" #{(entry.get('source') or {}).get('index', 0)}"
+        labels.append(clean(label))
+    return labels
+
+
+def _source_path(entry: dict) -> str:
+    return str((entry.get("source") or {}).get("path", "-"))
+
+
+def build_view(report: dict) -> ReportView:
+    """Return the display rows of the whole report."""
+    subjects = [
+        _subject_view(kind, entry, label)
+        for (kind, entry), label in zip(iter_subjects(report), subject_labels(report))
+    ]
+
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for subject in subjects:
+        for severity, count in subject.counts.items():
+            counts[severity] += count
+
+    tool = report.get("tool") or {}
+    return ReportView(
+        tool=clean(f"{tool.get('name', 'maildiag')} {tool.get('version', '')}".strip()),
+        command=clean(report.get("command", "")),
+        subjects=subjects,
+        input_errors=[(clean(error.get("source", "")), clean(error.get("message", ""))) for error in report.get("errors") or []],
+        counts=counts,
+    )
+
+
+def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
+    view = SubjectView(kind=kind, label=label)
+    view.input_kind = clean((entry.get("input") or {}).get("kind", ""))
+    view.trusted = trusted_view(entry)
+    view.verdicts = verdict_rows(entry)
+
+    findings = sorted(entry.get("findings") or [], key=lambda finding: SEVERITY_RANK.get(finding.get("severity"), 3))
+    view.findings = [finding_view(finding) for finding in findings]
+
+    for outcome in entry.get("outcomes") or []:
+        row = OutcomeView(
+            name=clean(outcome.get("name", "")),
+            code=clean(outcome.get("code", "")),
+            title=clean(outcome.get("title", "")),
+            detail=clean(outcome.get("detail", "")),
+        )
+        if outcome.get("outcome") == "pass":
+            view.passes.append(row)
+        elif outcome.get("outcome") == "not_applicable":
+            view.not_applicable.append(row)
+        elif outcome.get("outcome") == "error":
+            view.could_not_check.append(row)
+
+    for repair in (entry.get("input") or {}).get("repairs") or []:
+        where = f"line {repair.get('line')}" if repair.get("line") else "whole input"
+        view.repairs.append(clean(f"{where}: {repair.get('kind', 'repair')}: {repair.get('detail', '')}"))
+    return view
+
+
+def trusted_view(entry: dict) -> Trusted | None:
+    """Return which Authentication-Results field was trusted and why, or None when none was."""
+    trusted = (entry.get("auth") or {}).get("trusted")
+    if not trusted:
+        return None
+
+    raw = trusted.get("raw") or []
+    lines = [raw] if isinstance(raw, str) else list(raw)
+    receiver = trusted.get("authserv_id") or ("Microsoft 365" if trusted.get("how") == "microsoft" else "unnamed receiver")
+    how = trusted.get("how", "")
+    return Trusted(
+        receiver=clean(receiver),
+        reason=clean(TRUST_REASONS.get(how, how)),
+        positions=[int(position) for position in trusted.get("positions") or []],
+        lines=[clean(line) for line in lines],
+    )
+
+
+def verdict_rows(entry: dict) -> list[VerdictRow]:
+    """Return the receiver's verdicts: SPF, each DKIM signature, DMARC, compauth, ARC, Microsoft fields."""
+    verdicts = entry.get("verdicts") or {}
+    rows = []
+
+    if "spf" in verdicts:
+        rows.append(VerdictRow("SPF", clean(verdicts["spf"]), _spf_detail(entry, verdicts)))
+
+    for signature in verdicts.get("dkim") or []:
+        rows.append(VerdictRow("DKIM", clean(signature.get("result", "")), _dkim_detail(signature)))
+
+    if "dmarc" in verdicts:
+        rows.append(VerdictRow("DMARC", clean(verdicts["dmarc"]), _dmarc_detail(verdicts)))
+
+    if "compauth" in verdicts:
+        rows.append(VerdictRow("compauth", clean(verdicts["compauth"]), _compauth_detail(verdicts)))
+
+    if "arc" in verdicts:
+        rows.append(VerdictRow("ARC", clean(verdicts["arc"]), _arc_detail(entry)))
+
+    microsoft = entry.get("microsoft") or {}
+    decoded = microsoft.get("decoded") or {}
+    for key, label in MICROSOFT_FIELDS:
+        if key in microsoft:
+            rows.append(VerdictRow(f"Microsoft {label}", clean(microsoft[key]), _decoded_detail(decoded.get(key))))
+    return rows
+
+
+def _spf_detail(entry: dict, verdicts: dict) -> str:
+    parts = []
+    if verdicts.get("spf_domain"):
+        parts.append(f"smtp.mailfrom={verdicts['spf_domain']}")
+    from_domain = ((entry.get("identities") or {}).get("from") or {}).get("domain")
+    if "spf_aligned" in verdicts:
+        alignment = "aligned" if verdicts["spf_aligned"] else "not aligned"
+        parts.append(f"{alignment} with From {from_domain}" if from_domain else alignment)
+    return clean(", ".join(parts))
+
+
+def _dkim_detail(signature: dict) -> str:
+    parts = [f"d={signature.get('domain', '?')}"]
+    if signature.get("selector"):
+        parts.append(f"s={signature['selector']}")
+    if "aligned" in signature:
+        parts.append("aligned with From" if signature["aligned"] else "not aligned with From")
+    if signature.get("esp"):
+        parts.append(f"sending service {signature['esp']}")
+    if signature.get("reason"):
+        parts.append(f"reason: {signature['reason']}")
+    return clean(", ".join(parts))
+
+
+def _dmarc_detail(verdicts: dict) -> str:
+    parts = []
+    if verdicts.get("dmarc_policy"):
+        parts.append(f"p={verdicts['dmarc_policy']}")
+    if verdicts.get("dmarc_action"):
+        parts.append(f"action={verdicts['dmarc_action']}")
+    if verdicts.get("header_from"):
+        parts.append(f"header.from={verdicts['header_from']}")
+    return clean(", ".join(parts))
+
+
+def _compauth_detail(verdicts: dict) -> str:
+    reason = verdicts.get("compauth_reason")
+    if not reason:
+        return ""
+    decoded = verdicts.get("compauth_decoded") or {}
+    if not decoded:
+        return clean(f"reason {reason}")
+    if decoded.get("documented") is False:
+        return clean(f"reason {reason}: not documented by Microsoft")
+    meaning = decoded.get("meaning", "")
+    group = decoded.get("group")
+    return clean(f"reason {reason}: {meaning}" + (f" ({group})" if group else ""))
+
+
+def _arc_detail(entry: dict) -> str:
+    arc = entry.get("arc") or {}
+    sets = arc.get("sets") or []
+    parts = []
+    if sets:
+        parts.append(plural(len(sets), "ARC set"))
+    if arc.get("broken_instance") is not None:
+        parts.append(f"chain broken at i={arc['broken_instance']}")
+    return clean(", ".join(parts))
+
+
+def _decoded_detail(decoded: dict | None) -> str:
+    if not decoded:
+        return ""
+    if decoded.get("documented") is False:
+        return clean(decoded.get("meaning") or "not documented by Microsoft")
+    return clean(decoded.get("meaning", ""))
+
+
+def finding_view(finding: dict) -> FindingView:
+    """Return a finding with every value made printable and evidence values as text."""
+    return FindingView(
+        name=clean(finding.get("name", "")),
+        code=clean(finding.get("code", "")),
+        title=clean(finding.get("title", "")),
+        severity=clean(finding.get("severity", "")),
+        confidence=clean(finding.get("confidence", "")),
+        category=clean(finding.get("category", "")),
+        message=clean(finding.get("message", "")),
+        why=clean(finding.get("why", "")).strip(),
+        evidence=[(clean(item.get("path", "")), clean(format_value(item.get("value")))) for item in finding.get("evidence") or []],
+        fix=[clean(step).strip() for step in finding.get("fix") or []],
+        references=[(clean(ref.get("title", "")), clean(ref.get("url", ""))) for ref in finding.get("references") or []],
+    )
+
+
+def is_web_url(url: str) -> bool:
+    """Return True for http and https URLs, the only ones a report turns into links."""
+    return url.lower().startswith(("https://", "http://"))
