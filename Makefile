@@ -13,7 +13,7 @@ DEMO_SAMPLE := samples/headers/ses-to-m365-spoof.txt
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=68" wheel
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

@@ -190,3 +190,16 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(exitcodes.OK)
+
+
+# `maildiag ses`: registered last; the module imports boto3 only inside its commands.
+from diag.ses.command import ses  # noqa: E402
+
+cli.add_command(ses)
+
+
+# `maildiag dns`: its module imports only click at load time; checkdmarc, pyspf and dkimpy
+# are imported inside the checks, so `maildiag analyze` start-up does not pay for them.
+from diag.dnscheck.command import dns_command  # noqa: E402
+
+cli.add_command(dns_command)

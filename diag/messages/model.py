@@ -1,7 +1,12 @@
 """The reader's output: header fields in order, the body if any, and the repairs made."""
 
+import re
 from dataclasses import dataclass, field
 from email.message import Message
+
+# A fold: a line break followed by whitespace (RFC 5322 section 2.2.3).
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_LINE_BREAK = re.compile(r"\r?\n")
 
 
 @dataclass(frozen=True)
@@ -16,8 +21,13 @@ class Header:
 
     @property
     def unfolded(self) -> str:
-        """The value with folding removed (RFC 5322 section 2.2.3)."""
-        return " ".join(self.value.replace("\r\n", "\n").split("\n")).strip()
+        """The value with folding removed (RFC 5322 section 2.2.3).
+
+        Unfolding removes each line break that precedes whitespace and keeps the whitespace,
+        so "a\r\n b" becomes "a b". A line break not followed by whitespace is not a fold
+        and becomes a space.
+        """
+        return _LINE_BREAK.sub(" ", _FOLD.sub("", self.value)).strip()
 
     def is_named(self, name: str) -> bool:
         return self.name.lower() == name.lower()

@@ -1,5 +1,6 @@
 """Terminal report: what a person reads after a paste, and can forward as it is."""
 
+import io
 import os
 from typing import TextIO
 
@@ -10,12 +11,10 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from diag.report.view import FindingView, OutcomeView, ReportView, SubjectView, build_view
+from diag.report.view import FindingView, OutcomeView, ReportView, SubjectView, build_view, result_tone
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
-# Results a sender wants to see; anything else in the verdict table is highlighted.
-GOOD_RESULTS = {"pass", "bestguesspass", "none"}
-BAD_RESULTS = {"fail", "softfail", "permerror", "temperror", "softpass"}
+TONE_STYLE = {"good": "green", "bad": "red", "": ""}
 
 
 def make_console(stream: TextIO) -> Console:
@@ -48,8 +47,27 @@ def _isatty(stream: TextIO) -> bool:
 
 def render(report: dict, stream: TextIO) -> None:
     """Write the report as styled text to `stream`."""
-    view = build_view(report)
     console = make_console(stream)
+    if console.no_color:
+        # Rich pads lines to the console width. Plain text for a file or a ticket should not
+        # carry that trailing white space.
+        buffer = io.StringIO()
+        _print_report(make_console_like(console, buffer), report)
+        stream.writelines(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+        return
+    _print_report(console, report)
+
+
+def make_console_like(console: Console, buffer: io.StringIO) -> Console:
+    """Return a plain console of the same width as `console` that writes to `buffer`."""
+    return Console(
+        file=buffer, force_terminal=False, no_color=True, color_system=None,
+        markup=False, emoji=False, highlight=False, width=console.width,
+    )
+
+
+def _print_report(console: Console, report: dict) -> None:
+    view = build_view(report)
 
     console.print(_heading(view))
     for subject in view.subjects:
@@ -60,7 +78,9 @@ def render(report: dict, stream: TextIO) -> None:
         console.print()
         console.print(Rule(Text(f"Input errors ({len(view.input_errors)})", style="bold red"), style="red"))
         for source, message in view.input_errors:
-            console.print(Text.assemble((source, "bold"), ": ", message), overflow="fold")
+            # Input errors usually start with the file name already.
+            text = Text(message) if message.startswith(source) else Text.assemble((source, "bold"), ": ", message)
+            console.print(text, overflow="fold")
 
 
 def _heading(view: ReportView) -> Text:
@@ -68,7 +88,12 @@ def _heading(view: ReportView) -> Text:
     if view.command:
         text.append(f" {view.command}")
     text.append(": ")
-    style = "bold red" if view.counts["error"] else "bold yellow" if view.total_findings else "bold green"
+    if view.counts["error"]:
+        style = "bold red"
+    elif view.total_findings:
+        style = "bold yellow"
+    else:
+        style = "bold green"
     text.append(view.headline, style=style)
     return text
 
@@ -84,6 +109,7 @@ def _print_subject(console: Console, subject: SubjectView) -> None:
     if subject.verdicts:
         console.print(_verdict_table(subject))
 
+    console.print()
     if subject.findings:
         console.print(Text(f"Findings ({len(subject.findings)})", style="bold"))
         for finding in subject.findings:
@@ -92,8 +118,8 @@ def _print_subject(console: Console, subject: SubjectView) -> None:
         console.print(Text("No findings.", style="green"))
 
     _print_outcome_line(console, "Checked and passed", subject.passes, "green")
-    _print_outcome_line(console, "Could not check (lookup failed, retry later)", subject.could_not_check, "yellow")
-    _print_outcome_line(console, "Not applicable (facts absent)", subject.not_applicable, "dim")
+    _print_outcome_line(console, "Could not check, retry later", subject.could_not_check, "yellow")
+    _print_outcome_line(console, "Not applicable, facts absent", subject.not_applicable, "dim")
 
     if subject.repairs:
         console.print(Text(f"Input repairs ({len(subject.repairs)}):", style="bold"))
@@ -113,7 +139,7 @@ def _trusted_block(subject: SubjectView) -> Group:
             )
         )
 
-    where = ", ".join(str(position + 1) for position in trusted.positions)
+    where = trusted.field_numbers
     heading = Text.assemble(
         ("Trusted Authentication-Results", "bold"),
         " from ",
@@ -136,44 +162,43 @@ def _verdict_table(subject: SubjectView) -> Table:
 
 
 def _result_style(result: str) -> str:
-    lowered = result.lower()
-    if lowered in GOOD_RESULTS:
-        return "green"
-    if lowered in BAD_RESULTS:
-        return "red"
-    return ""
+    return TONE_STYLE[result_tone(result)]
 
 
 def _finding_block(finding: FindingView) -> Padding:
-    parts = [
-        Text.assemble(
-            (f"{finding.severity.upper():<7}", SEVERITY_STYLE.get(finding.severity, "bold")),
-            " ",
-            (finding.name, "bold"),
-            f" ({finding.code}) {finding.title}",
-            overflow="fold",
-        ),
-        Padding(Text(finding.message, overflow="fold"), (0, 0, 0, 8)),
+    """Return a finding as a severity column beside its text, so wrapped lines keep their indent."""
+    body = [
+        Text.assemble((finding.name, "bold"), f" ({finding.code}) {finding.title}", overflow="fold"),
+        Text(finding.message, overflow="fold"),
     ]
 
     if finding.evidence:
-        parts.append(Padding(Text("Evidence:", style="bold"), (0, 0, 0, 8)))
-        for path, value in finding.evidence:
-            parts.append(Padding(Text.assemble((path, "cyan"), " = ", value, overflow="fold"), (0, 0, 0, 10)))
+        body.append(Text("Evidence:", style="bold"))
+        rows = [Text.assemble((path, "cyan"), " = ", value, overflow="fold") for path, value in finding.evidence]
+        body.append(Padding(Group(*rows), (0, 0, 0, 2)))
 
     if finding.why:
-        parts.append(Padding(Text.assemble(("Why: ", "bold"), finding.why, overflow="fold"), (0, 0, 0, 8)))
+        body.append(Text.assemble(("Why: ", "bold"), finding.why, overflow="fold"))
 
     if finding.fix:
-        parts.append(Padding(Text("Fix:", style="bold"), (0, 0, 0, 8)))
+        body.append(Text("Fix:", style="bold"))
+        steps = Table.grid(padding=(0, 1, 0, 0))
+        steps.add_column(no_wrap=True)
+        steps.add_column(overflow="fold")
         for number, step in enumerate(finding.fix, start=1):
-            parts.append(Padding(Text(f"{number}. {step}", overflow="fold"), (0, 0, 0, 10)))
+            steps.add_row(f"{number}.", step)
+        body.append(Padding(steps, (0, 0, 0, 2)))
 
     if finding.references:
-        parts.append(Padding(Text("References:", style="bold"), (0, 0, 0, 8)))
-        for title, url in finding.references:
-            parts.append(Padding(Text(f"{title} <{url}>", overflow="fold"), (0, 0, 0, 10)))
-    return Padding(Group(*parts), (0, 0, 1, 2))
+        body.append(Text("References:", style="bold"))
+        rows = [Text(f"{title} <{url}>", overflow="fold") for title, url in finding.references]
+        body.append(Padding(Group(*rows), (0, 0, 0, 2)))
+
+    layout = Table.grid(padding=(0, 1, 0, 0))
+    layout.add_column(width=7, no_wrap=True)
+    layout.add_column(overflow="fold")
+    layout.add_row(Text(finding.severity.upper(), style=SEVERITY_STYLE.get(finding.severity, "bold")), Group(*body))
+    return Padding(layout, (0, 0, 1, 2))
 
 
 def _print_outcome_line(console: Console, label: str, outcomes: list[OutcomeView], style: str) -> None:

@@ -7,18 +7,24 @@ top-level keys is optional here, because `maildiag dns` reports list `domains` i
 
 import json
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
-# Why a given Authentication-Results field was trusted; keys are the `auth.trusted.how`
+# Reason shown for trusting an Authentication-Results field, keyed by the `auth.trusted.how`
 # values that diag.facts.trust writes.
 TRUST_REASONS = {
     "--authserv-id": "its authserv-id matches --authserv-id",
     "topmost": "it is the topmost Authentication-Results field",
     "microsoft": "Microsoft 365 writes it without an authserv-id",
 }
+
+# RFC 8601 result words, plus Microsoft's bestguesspass and softpass. "none" counts as good
+# because it is also the Microsoft CAT value of a message with no verdict.
+GOOD_RESULTS = {"pass", "bestguesspass", "none"}
+BAD_RESULTS = {"fail", "softfail", "permerror", "temperror", "softpass", "policy"}
 
 # Microsoft X-Forefront-Antispam-Report fields shown in the verdict table, in this order.
 MICROSOFT_FIELDS = (("cat", "CAT"), ("sfv", "SFV"), ("scl", "SCL"), ("bcl", "BCL"))
@@ -34,7 +40,8 @@ def clean(value: object) -> str:
     out = []
     for char in text:
         category = unicodedata.category(char)
-        if char in "\t\n" or category not in ("Cc", "Cs"):
+        # U+FFFE and U+FFFF are noncharacters that XML 1.0 also forbids.
+        if char in "\t\n" or (category not in ("Cc", "Cs") and char not in "\ufffe\uffff"):
             out.append(char)
         else:
             out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
@@ -59,8 +66,14 @@ class VerdictRow:
 class Trusted:
     receiver: str
     reason: str
+    # 0 for the topmost header field, as in docs/facts.md.
     positions: list[int]
     lines: list[str]
+
+    @property
+    def field_numbers(self) -> str:
+        """The positions counted from 1, as a person counts header fields: "1, 2"."""
+        return ", ".join(str(position + 1) for position in self.positions)
 
 
 @dataclass
@@ -147,7 +160,7 @@ def iter_subjects(report: dict) -> list[tuple[str, dict]]:
 def subject_labels(report: dict) -> list[str]:
     """Return a display label per subject, numbering items that share a file (mbox, batch)."""
     subjects = iter_subjects(report)
-    paths = [_source_path(entry) for kind, entry in subjects if kind == "message"]
+    path_counts = Counter(_source_path(entry) for kind, entry in subjects if kind == "message")
     labels = []
     for kind, entry in subjects:
         if kind == "domain":
@@ -155,7 +168,7 @@ def subject_labels(report: dict) -> list[str]:
             continue
         path = _source_path(entry)
         label = "standard input" if path == "-" else path
-        if paths.count(path) > 1:
+        if path_counts[path] > 1:
             label += f" #{(entry.get('source') or {}).get('index', 0)}"
         labels.append(clean(label))
     return labels
@@ -306,9 +319,8 @@ def _compauth_detail(verdicts: dict) -> str:
         return clean(f"reason {reason}")
     if decoded.get("documented") is False:
         return clean(f"reason {reason}: not documented by Microsoft")
-    meaning = decoded.get("meaning", "")
-    group = decoded.get("group")
-    return clean(f"reason {reason}: {meaning}" + (f" ({group})" if group else ""))
+    group = f" ({decoded['group']})" if decoded.get("group") else ""
+    return clean(f"reason {reason}{group}: {decoded.get('meaning') or ''}".rstrip(": "))
 
 
 def _arc_detail(entry: dict) -> str:
@@ -345,6 +357,16 @@ def finding_view(finding: dict) -> FindingView:
         fix=[clean(step).strip() for step in finding.get("fix") or []],
         references=[(clean(ref.get("title", "")), clean(ref.get("url", ""))) for ref in finding.get("references") or []],
     )
+
+
+def result_tone(result: str) -> str:
+    """Return "good" for a result a sender wants to see, "bad" for a failure, else ""."""
+    lowered = result.lower()
+    if lowered in GOOD_RESULTS:
+        return "good"
+    if lowered in BAD_RESULTS:
+        return "bad"
+    return ""
 
 
 def is_web_url(url: str) -> bool:

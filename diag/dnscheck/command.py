@@ -1,0 +1,221 @@
+"""`maildiag dns`: check the DNS posture of SES sending domains, for people and CI jobs.
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage or input error, 3 a DNS
+lookup failed temporarily and nothing failed outright.
+"""
+
+import logging
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import click
+
+from diag.errors import InputError, MaildiagError, UsageError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("terminal", "json", "html", "sarif", "junit", "markdown")
+SEVERITIES = ("info", "warning", "error")
+POLL_INTERVAL_SECONDS = 10.0
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smh]?)$")
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds for `90`, `90s`, `5m` or `1h`; raise UsageError naming the value."""
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise UsageError(f"--wait {text!r} is not a duration; use seconds or a number with s, m or h, such as 5m")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def read_domains(arguments: tuple[str, ...]) -> list[str]:
+    """Expand `@FILE` arguments (one domain a line, # comments) and normalise every domain."""
+    from diag.dnscheck.names import to_ascii_domain
+
+    domains = []
+    for argument in arguments:
+        if not argument.startswith("@"):
+            domains.append(to_ascii_domain(argument))
+            continue
+        path = argument[1:]
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise InputError(f"{path}: cannot read the domain list: {error.strerror}") from None
+        for number, line in enumerate(lines, start=1):
+            line = line.split("#", 1)[0].strip()
+            if line:
+                domains.append(to_ascii_domain(line, f"{path}:{number}"))
+    if not domains:
+        raise UsageError("no domain given; pass DOMAIN or @FILE with one domain a line")
+    return domains
+
+
+class Run:
+    """The settings of one `maildiag dns` run, shared by every domain it checks."""
+
+    def __init__(self, options: dict, rules, expectations):
+        self.options = options
+        self.rules = rules
+        self.expectations = expectations
+
+    def make_resolver(self):
+        from diag.dns.factory import make_resolver
+
+        return make_resolver(
+            offline=False,
+            zones=list(self.options["zones"]),
+            nameservers=list(self.options["nameservers"]),
+            record=self.options["record"],
+            replay=self.options["replay"],
+            timeout=self.options["timeout"],
+        )
+
+    def check(self, domain: str, index: int, resolver) -> dict:
+        """Collect the facts of `domain`, evaluate the rules and return its report entry."""
+        from diag.dnscheck.collect import collect_dns_facts
+        from diag.engine.evaluate import evaluate
+        from diag.pipeline import message_report
+
+        expectations = self.expectations_for(domain)
+        if self.options["authoritative"]:
+            facts_dns = self.check_authoritative(domain, expectations, resolver)
+        else:
+            facts_dns = collect_dns_facts(resolver, domain, expectations)
+        facts = {"source": {"path": domain, "index": index}, "dns": facts_dns}
+        return message_report(facts, evaluate(self.rules, facts))
+
+    def expectations_for(self, domain: str):
+        from dataclasses import replace
+
+        from diag.dnscheck.expectations import Expectations
+
+        expectations = self.expectations or Expectations()
+        if expectations.domain and expectations.domain != domain:
+            # One expectations file describes one domain; others get only the generic checks.
+            log.info("%s describes %s, not %s; checking %s without it", expectations.source, expectations.domain, domain, domain)
+            return Expectations()
+        return replace(expectations, domain=domain)
+
+    def check_authoritative(self, domain: str, expectations, bootstrap) -> dict:
+        """Ask the zone's own nameservers directly; record where they disagree."""
+        from diag.dns.live import authoritative_resolvers
+        from diag.dnscheck.collect import collect_dns_facts
+        from diag.dnscheck.evidence import MemoResolver
+
+        servers = authoritative_resolvers(domain, bootstrap, port=self.options["authoritative_port"], timeout=self.options["timeout"])
+        if not servers:
+            raise InputError(f"no nameserver of {domain} has an address; check its NS records")
+        first = MemoResolver(servers[0])
+        facts = collect_dns_facts(first, domain, expectations)
+
+        disagreements = []
+        for server in servers[1:]:
+            for name, rdtype in first.queries:
+                mine, theirs = first.query(name, rdtype), server.query(name, rdtype)
+                if (mine.status, sorted(mine.records)) != (theirs.status, sorted(theirs.records)):
+                    disagreements.append({"name": name, "type": rdtype, "servers": {mine.server: [mine.status, list(mine.records)], theirs.server: [theirs.status, list(theirs.records)]}})
+        facts["authoritative"] = {"servers": [str(server.nameservers[0]) for server in servers], "disagreements": disagreements}
+        return facts
+
+    def check_all(self, domains: list[str]) -> list[dict]:
+        """Check every domain, `--jobs` at a time; one resolver (and its cache) per run."""
+        from diag.dns.factory import closing
+
+        with closing(self.make_resolver()) as resolver:
+            if self.options["jobs"] <= 1 or len(domains) == 1:
+                return [self.check(domain, index, resolver) for index, domain in enumerate(domains)]
+            with ThreadPoolExecutor(max_workers=self.options["jobs"]) as pool:
+                futures = [pool.submit(self.check, domain, index, resolver) for index, domain in enumerate(domains)]
+                return [future.result() for future in futures]
+
+
+def _pending(messages: list[dict], fail_on: str) -> list[str]:
+    """Return the names of outcomes that keep a --wait loop going: findings and errors."""
+    from diag.pipeline import SEVERITY_ORDER
+
+    threshold = SEVERITY_ORDER[fail_on]
+    names = []
+    for message in messages:
+        for outcome in message["outcomes"]:
+            failing = outcome["outcome"] == "fail" and SEVERITY_ORDER[outcome["severity"]] >= threshold
+            if failing or outcome["outcome"] == "error":
+                names.append(f"{message['source']['path']}:{outcome['name']}")
+    return names
+
+
+def wait_for_expectations(run: Run, domains: list[str], seconds: float, fail_on: str) -> list[dict]:
+    """Poll until no finding at or above `fail_on` remains, or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    attempt = 1
+    while True:
+        messages = run.check_all(domains)
+        pending = _pending(messages, fail_on)
+        remaining = deadline - time.monotonic()
+        if not pending or remaining <= 0:
+            return messages
+        pause = min(POLL_INTERVAL_SECONDS, remaining)
+        click.echo(f"maildiag: check {attempt}: {len(pending)} still failing ({', '.join(pending[:5])}{', ...' if len(pending) > 5 else ''}); next check in {pause:.0f} s, {remaining:.0f} s left", err=True)
+        time.sleep(pause)
+        attempt += 1
+
+
+def _split_nameservers(entries: tuple[str, ...]) -> int:
+    """Return the port of the first --nameserver entry (53 if none), for --authoritative."""
+    from diag.dns.live import parse_nameserver
+
+    return parse_nameserver(entries[0]).port if entries else 53
+
+
+@click.command("dns")
+@click.argument("domains", nargs=-1, metavar="DOMAIN... | @FILE")
+@click.option("--expect", "expect_file", metavar="FILE", help="Expectations: a TOML file, or a pyproject.toml with [tool.maildiag].")
+@click.option("--zone", "zones", multiple=True, metavar="FILE", help="Answer from this zone file (repeatable); other names go to live DNS.")
+@click.option("--nameserver", "nameservers", multiple=True, metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable).")
+@click.option("--record", metavar="FILE", help="Write every DNS answer to FILE for a later --replay.")
+@click.option("--replay", metavar="FILE", help="Answer only from a file written by --record; send no queries.")
+@click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for each DNS answer.")
+@click.option("--authoritative", is_flag=True, help="Ask the domain's own nameservers directly and report where they disagree.")
+@click.option("--wait", "wait", metavar="DURATION", help="Repeat the checks until they pass or DURATION (e.g. 90s, 5m) has passed.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Domains checked at the same time.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True, help="Report format.")
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True, help="Exit 1 when a finding has this severity or a higher one.")
+@click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Also load rule files from DIR (repeatable).")
+def dns_command(domains, expect_file, zones, nameservers, record, replay, timeout, authoritative, wait, jobs, fmt, output, fail_on, rules_dirs):
+    """Check the SPF, DMARC, Easy DKIM and MAIL FROM records of DOMAIN for Amazon SES.
+
+    DOMAIN may be repeated, or given as @FILE with one domain a line. Exit codes: 0 pass,
+    1 findings at or above --fail-on, 2 usage error, 3 DNS failed temporarily.
+    """
+    from diag.cli import _load_rules, _write_report
+    from diag.dnscheck.expectations import load_expectations
+    from diag.pipeline import build_report, exit_code_for
+
+    try:
+        if authoritative and (zones or replay):
+            raise UsageError("--authoritative asks live nameservers; it does not fit with --zone or --replay")
+        expectations = load_expectations(expect_file) if expect_file else None
+        if not domains and expectations and expectations.domain:
+            domains = (expectations.domain,)
+        domain_list = read_domains(domains)
+        options = {
+            "zones": zones, "nameservers": nameservers, "record": record, "replay": replay,
+            "timeout": timeout, "authoritative": authoritative, "jobs": jobs,
+            "authoritative_port": _split_nameservers(nameservers) if authoritative else 53,
+        }
+        run = Run(options, _load_rules(rules_dirs), expectations)
+        if wait:
+            messages = wait_for_expectations(run, domain_list, parse_duration(wait), fail_on)
+        else:
+            messages = run.check_all(domain_list)
+        report = build_report("dns", messages, [])
+        _write_report(report, fmt, output)
+    except MaildiagError as error:
+        click.echo(f"maildiag: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    sys.exit(exit_code_for(report, fail_on))
+

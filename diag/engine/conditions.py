@@ -1,0 +1,376 @@
+"""Compile and evaluate the condition trees of rule files (`applies`, `when`, `error_when`).
+
+A condition is a mapping with exactly one operator (see docs/rules.md). Compiling checks
+the tree once, at load time, and turns it into a `Condition` object whose `test(facts)`
+returns `(holds, match)`: `match` is the first list item that satisfied a `some`, with the
+fact path it sits at, so that messages and evidence can name it.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+# Fact paths are dotted names; a numeric segment (negative counts from the end) selects
+# a list item, as in `received.hops.0.from`.
+_SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_-]*|-?[0-9]+)$")
+
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "gt": lambda left, right: left > right,
+    "gte": lambda left, right: left >= right,
+    "lt": lambda left, right: left < right,
+    "lte": lambda left, right: left <= right,
+}
+# `count` also accepts `equals` for an exact length.
+COUNT_COMPARISONS = {**COMPARISONS, "equals": lambda left, right: left == right}
+
+OPERATORS = ("all", "any", "not", "exists", "missing", "equals", "in", *COMPARISONS, "matches", "some", "count")
+
+
+class ConditionError(ValueError):
+    """A condition that does not follow the grammar; the loader adds the file name."""
+
+    def __init__(self, field: str, expected: str, found: Any):
+        self.field = field
+        self.expected = expected
+        self.found = found
+        super().__init__(f"field '{field}': expected {expected}, found {describe_found(found)}")
+
+
+def describe_found(value: Any) -> str:
+    """Return a short rendering of a YAML value for an error message."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        keys = ", ".join(str(key) for key in value) or "no keys"
+        return f"a mapping with {keys}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def literal(value: Any) -> str:
+    """Return a condition value as it is written in YAML: true, 7, 'pass'."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The list item that satisfied a `some` condition, and the fact path it sits at."""
+
+    item: Any
+    path: str
+
+
+Result = tuple[bool, Match | None]
+
+# ---------------------------------------------------------------------------- paths
+
+
+@dataclass(frozen=True)
+class FactPath:
+    text: str
+    keys: tuple[str | int, ...]
+
+    def resolve(self, root: Any) -> Any:
+        """Return the value at this path under `root`, or None when any step is absent."""
+        value = root
+        for key in self.keys:
+            if isinstance(key, int):
+                if not isinstance(value, list) or not -len(value) <= key < len(value):
+                    return None
+                value = value[key]
+            elif isinstance(value, dict):
+                value = value.get(key)
+            else:
+                return None
+            if value is None:
+                return None
+        return value
+
+
+def compile_path(text: Any, field: str) -> FactPath:
+    """Check the syntax of a dotted fact path and split it into keys."""
+    if not isinstance(text, str) or not text:
+        raise ConditionError(field, "a dotted fact path such as 'verdicts.dmarc'", text)
+    segments = text.split(".")
+    if not all(_SEGMENT.match(segment) for segment in segments):
+        raise ConditionError(field, "a dotted fact path of names and list indexes such as 'received.hops.0.from'", text)
+    keys = tuple(int(segment) if segment.lstrip("-").isdigit() else segment for segment in segments)
+    return FactPath(text, keys)
+
+
+# ------------------------------------------------------------------------ value tests
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int subclass in Python, but `true > 4` is no meaningful fact comparison.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _same(fact: Any, expected: Any) -> bool:
+    """Compare like `equals`: strings case-insensitively, booleans only with booleans."""
+    if isinstance(expected, str):
+        return isinstance(fact, str) and fact.casefold() == expected.casefold()
+    if isinstance(expected, bool) or isinstance(fact, bool):
+        return isinstance(fact, bool) and isinstance(expected, bool) and fact is expected
+    if _is_number(expected):
+        return _is_number(fact) and fact == expected
+    return fact == expected
+
+
+# ------------------------------------------------------------------------ conditions
+
+
+class Condition:
+    """A compiled condition node."""
+
+    def test(self, facts: Any) -> Result:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Return the condition as one line of text, for `maildiag rules explain`."""
+        raise NotImplementedError
+
+
+class AllOf(Condition):
+    def __init__(self, children: list[Condition]):
+        self.children = children
+
+    def test(self, facts):
+        first_match = None
+        for child in self.children:
+            holds, match = child.test(facts)
+            if not holds:
+                return False, None
+            first_match = first_match or match
+        return True, first_match
+
+    def describe(self):
+        return "all of (" + "; ".join(child.describe() for child in self.children) + ")"
+
+
+class AnyOf(Condition):
+    def __init__(self, children: list[Condition]):
+        self.children = children
+
+    def test(self, facts):
+        for child in self.children:
+            holds, match = child.test(facts)
+            if holds:
+                return True, match
+        return False, None
+
+    def describe(self):
+        return "any of (" + "; ".join(child.describe() for child in self.children) + ")"
+
+
+class Not(Condition):
+    def __init__(self, child: Condition):
+        self.child = child
+
+    def test(self, facts):
+        # An item that satisfied a `some` under `not` made the condition false, so it is
+        # never the item a message should talk about.
+        holds, _ = self.child.test(facts)
+        return not holds, None
+
+    def describe(self):
+        return f"not ({self.child.describe()})"
+
+
+class Exists(Condition):
+    def __init__(self, path: FactPath, present: bool):
+        self.path = path
+        self.present = present
+
+    def test(self, facts):
+        found = self.path.resolve(facts) is not None
+        return found is self.present, None
+
+    def describe(self):
+        return f"{self.path.text} is {'present' if self.present else 'absent'}"
+
+
+class Equals(Condition):
+    def __init__(self, path: FactPath, values: list[Any], operator: str):
+        self.path = path
+        self.values = values
+        self.operator = operator
+
+    def test(self, facts):
+        fact = self.path.resolve(facts)
+        return any(_same(fact, value) for value in self.values), None
+
+    def describe(self):
+        if self.operator == "equals":
+            return f"{self.path.text} equals {literal(self.values[0])}"
+        return f"{self.path.text} is one of {', '.join(literal(value) for value in self.values)}"
+
+
+class Compare(Condition):
+    def __init__(self, path: FactPath, operator: str, value: float):
+        self.path = path
+        self.operator = operator
+        self.value = value
+
+    def test(self, facts):
+        fact = self.path.resolve(facts)
+        if not _is_number(fact):
+            return False, None
+        return COMPARISONS[self.operator](fact, self.value), None
+
+    def describe(self):
+        symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[self.operator]
+        return f"{self.path.text} {symbol} {self.value}"
+
+
+class Matches(Condition):
+    def __init__(self, path: FactPath, pattern: re.Pattern):
+        self.path = path
+        self.pattern = pattern
+
+    def test(self, facts):
+        fact = self.path.resolve(facts)
+        return isinstance(fact, str) and self.pattern.search(fact) is not None, None
+
+    def describe(self):
+        return f"{self.path.text} matches /{self.pattern.pattern}/"
+
+
+class Some(Condition):
+    def __init__(self, path: FactPath, where: Condition):
+        self.path = path
+        self.where = where
+
+    def test(self, facts):
+        items = self.path.resolve(facts)
+        if not isinstance(items, list):
+            return False, None
+        for index, item in enumerate(items):
+            holds, _ = self.where.test(item)
+            if holds:
+                return True, Match(item, f"{self.path.text}.{index}")
+        return False, None
+
+    def describe(self):
+        return f"some item of {self.path.text} has ({self.where.describe()})"
+
+
+class Count(Condition):
+    def __init__(self, path: FactPath, bounds: list[tuple[str, int]]):
+        self.path = path
+        self.bounds = bounds
+
+    def test(self, facts):
+        items = self.path.resolve(facts)
+        if not isinstance(items, list):
+            return False, None
+        size = len(items)
+        return all(COUNT_COMPARISONS[operator](size, limit) for operator, limit in self.bounds), None
+
+    def describe(self):
+        symbols = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "equals": "=="}
+        bounds = " and ".join(f"{symbols[operator]} {limit}" for operator, limit in self.bounds)
+        return f"the number of items in {self.path.text} is {bounds}"
+
+
+# ------------------------------------------------------------------------ compiling
+
+
+def _mapping(node: Any, field: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+    """Check that `node` is a mapping with exactly the required keys and some optional ones."""
+    allowed = required + optional
+    shape = " and ".join(f"'{key}'" for key in required)
+    if not isinstance(node, dict):
+        raise ConditionError(field, f"a mapping with {shape}", node)
+    for key in required:
+        if key not in node:
+            raise ConditionError(f"{field}.{key}", "a value (the key is required)", None)
+    for key in node:
+        if key not in allowed:
+            raise ConditionError(f"{field}.{key}", f"only the keys {', '.join(allowed)}", key)
+    return node
+
+
+def _children(node: Any, field: str) -> list[Condition]:
+    if not isinstance(node, list) or not node:
+        raise ConditionError(field, "a non-empty list of conditions", node)
+    return [compile_condition(child, f"{field}[{index}]") for index, child in enumerate(node)]
+
+
+def _scalar(value: Any, field: str) -> Any:
+    if isinstance(value, (dict, list)) or value is None:
+        raise ConditionError(field, "a string, number or boolean", value)
+    return value
+
+
+def _number(value: Any, field: str) -> float:
+    if not _is_number(value):
+        raise ConditionError(field, "a number", value)
+    return value
+
+
+def compile_condition(node: Any, field: str) -> Condition:
+    """Check one condition tree and return its compiled form; raise ConditionError."""
+    if not isinstance(node, dict) or len(node) != 1:
+        raise ConditionError(field, f"a mapping with exactly one operator of {', '.join(OPERATORS)}", node)
+    operator, argument = next(iter(node.items()))
+    here = f"{field}.{operator}"
+
+    if operator in ("all", "any"):
+        children = _children(argument, here)
+        return AllOf(children) if operator == "all" else AnyOf(children)
+    if operator == "not":
+        return Not(compile_condition(argument, here))
+    if operator in ("exists", "missing"):
+        return Exists(compile_path(argument, here), present=operator == "exists")
+    if operator == "equals":
+        spec = _mapping(argument, here, ("path", "value"))
+        return Equals(compile_path(spec["path"], f"{here}.path"), [_scalar(spec["value"], f"{here}.value")], operator)
+    if operator == "in":
+        spec = _mapping(argument, here, ("path", "values"))
+        values = spec["values"]
+        if not isinstance(values, list) or not values:
+            raise ConditionError(f"{here}.values", "a non-empty list of values", values)
+        checked = [_scalar(value, f"{here}.values[{index}]") for index, value in enumerate(values)]
+        return Equals(compile_path(spec["path"], f"{here}.path"), checked, operator)
+    if operator in COMPARISONS:
+        spec = _mapping(argument, here, ("path", "value"))
+        return Compare(compile_path(spec["path"], f"{here}.path"), operator, _number(spec["value"], f"{here}.value"))
+    if operator == "matches":
+        spec = _mapping(argument, here, ("path", "pattern"))
+        return Matches(compile_path(spec["path"], f"{here}.path"), _pattern(spec["pattern"], f"{here}.pattern"))
+    if operator == "some":
+        spec = _mapping(argument, here, ("path", "where"))
+        return Some(compile_path(spec["path"], f"{here}.path"), compile_condition(spec["where"], f"{here}.where"))
+    if operator == "count":
+        return _compile_count(argument, here)
+    raise ConditionError(field, f"one operator of {', '.join(OPERATORS)}", operator)
+
+
+def _pattern(text: Any, field: str) -> re.Pattern:
+    if not isinstance(text, str) or not text:
+        raise ConditionError(field, "a regular expression", text)
+    try:
+        return re.compile(text, re.IGNORECASE)
+    except re.error as error:
+        raise ConditionError(field, f"a valid Python regular expression ({error})", text) from None
+
+
+def _compile_count(argument: Any, here: str) -> Count:
+    spec = _mapping(argument, here, ("path",), tuple(COUNT_COMPARISONS))
+    bounds = []
+    for operator in COUNT_COMPARISONS:
+        if operator in spec:
+            limit = spec[operator]
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+                raise ConditionError(f"{here}.{operator}", "a whole number of 0 or more", limit)
+            bounds.append((operator, limit))
+    if not bounds:
+        raise ConditionError(here, f"'path' and at least one of {', '.join(COUNT_COMPARISONS)}", argument)
+    return Count(compile_path(spec["path"], f"{here}.path"), bounds)

@@ -1,0 +1,276 @@
+"""Load and validate rule files: rules/*.yaml shipped with maildiag, plus `--rules DIR` folders.
+
+Every field is checked on load, so a rule that loads can be evaluated without further
+checks. A bad file raises RuleFileError naming the file, the field, what was expected and
+what was found. Templates are only syntax-checked lazily, when a rule first renders
+(see templates.py), because compiling them all costs more than the whole start-up budget.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diag.engine.conditions import Condition, ConditionError, FactPath, compile_condition, compile_path
+from diag.errors import RuleFileError
+from diag.paths import data_path
+
+log = logging.getLogger(__name__)
+
+SEVERITIES = ("error", "warning", "info")
+CONFIDENCES = ("high", "medium", "low")
+CATEGORIES = ("spf", "dkim", "dmarc", "microsoft", "arc", "transport", "content", "dns", "ses")
+SOURCES = ("headers", "message", "dns", "ses")
+
+NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+CODE_PATTERN = re.compile(r"^[A-Z]{1,4}[0-9]{2,4}$")
+
+REQUIRED = (
+    "name", "code", "title", "severity", "confidence", "category", "needs", "when",
+    "message", "evidence", "why", "fix", "references", "samples",
+)
+OPTIONAL = ("aliases", "applies", "error_when", "known_problems")
+
+# PyYAML's C loader parses several times faster than the pure-Python one; it is absent
+# only when PyYAML was built without libyaml.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int):
+        super().__init__(f"the key '{key}' appears twice in one mapping (line {line})")
+
+
+class _RuleYamlLoader(_BaseLoader):
+    """Safe loader that rejects a key repeated in one mapping instead of keeping the last."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+@dataclass(frozen=True)
+class Reference:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """One validated rule file."""
+
+    name: str
+    code: str
+    aliases: tuple[str, ...]
+    title: str
+    severity: str
+    confidence: str
+    category: str
+    needs: tuple[str, ...]
+    applies: Condition | None
+    when: Condition
+    error_when: Condition | None
+    message: str
+    evidence: tuple[FactPath, ...]
+    why: str
+    fix: tuple[str, ...]
+    known_problems: str | None
+    references: tuple[Reference, ...]
+    samples_fail: tuple[str, ...]
+    samples_pass: tuple[str, ...]
+    # The file the rule came from, for error messages and `rules explain`.
+    path: Path
+
+    def origin(self, field: str) -> str:
+        """Return `FILE: field 'NAME'`, the prefix of every error about this rule."""
+        return f"{self.path}: field '{field}'"
+
+    def selectors(self) -> tuple[str, ...]:
+        """Return the name, the code and the aliases: every string that selects this rule."""
+        return (self.name, self.code, *self.aliases)
+
+
+def load_rules(extra_dirs: list[Path]) -> list[Rule]:
+    """Load the shipped rules and those in `extra_dirs`, sorted by code.
+
+    Raises RuleFileError for an unreadable or invalid file, a folder that does not exist,
+    or a name, code or alias used by two rules.
+    """
+    files = _rule_files(data_path("rules"))
+    for directory in extra_dirs:
+        if not directory.is_dir():
+            raise RuleFileError(f"{directory}: rules folder not found; pass a folder that contains rule .yaml files")
+        found = _rule_files(directory)
+        if not found:
+            log.warning("%s: no .yaml rule files in this folder", directory)
+        files.extend(found)
+
+    rules = [load_rule_file(path) for path in files]
+    _check_unique(rules)
+    rules.sort(key=lambda rule: rule.code)
+    log.debug("loaded %d rules from %d files", len(rules), len(files))
+    return rules
+
+
+def _rule_files(directory: Path) -> list[Path]:
+    # Only the folder's own *.yaml files: the decoding tables live in rules/tables/.
+    return sorted(path for path in directory.glob("*.yaml") if path.is_file())
+
+
+def load_rule_file(path: Path) -> Rule:
+    """Parse and validate one rule file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.load(handle, Loader=_RuleYamlLoader)
+    except OSError as error:
+        raise RuleFileError(f"{path}: cannot read the rule file: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise RuleFileError(f"{path}: expected UTF-8 text, found an invalid byte at offset {error.start}") from None
+    except yaml.YAMLError as error:
+        raise RuleFileError(f"{path}: invalid YAML: {_yaml_problem(error)}") from None
+
+    try:
+        return _build_rule(document, path)
+    except ConditionError as error:
+        raise RuleFileError(f"{path}: {error}") from None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return problem
+
+
+def _build_rule(document: Any, path: Path) -> Rule:
+    if not isinstance(document, dict):
+        raise ConditionError("(top level)", "a mapping of rule fields", document)
+    for key in REQUIRED:
+        if key not in document:
+            raise ConditionError(key, "a value (the field is required)", None)
+    for key in document:
+        if key not in REQUIRED and key not in OPTIONAL:
+            raise ConditionError(str(key), f"only the fields {', '.join(REQUIRED + OPTIONAL)}", key)
+
+    name = _matching(document, "name", NAME_PATTERN, "a lower-case slug such as 'dkim-fail'")
+    if path.stem != name:
+        raise ConditionError("name", f"the file name without .yaml ('{path.stem}'), so that rules are easy to find", name)
+    samples = _samples(document["samples"])
+
+    return Rule(
+        name=name,
+        code=_matching(document, "code", CODE_PATTERN, "a short upper-case code such as 'MD101'"),
+        aliases=tuple(_strings(document.get("aliases", []), "aliases", allow_empty=True)),
+        title=_line(document["title"], "title"),
+        severity=_choice(document["severity"], "severity", SEVERITIES),
+        confidence=_choice(document["confidence"], "confidence", CONFIDENCES),
+        category=_choice(document["category"], "category", CATEGORIES),
+        needs=_needs(document["needs"]),
+        applies=_optional_condition(document, "applies"),
+        when=compile_condition(document["when"], "when"),
+        error_when=_optional_condition(document, "error_when"),
+        message=_text(document["message"], "message"),
+        evidence=tuple(compile_path(item, f"evidence[{index}]") for index, item in enumerate(_strings(document["evidence"], "evidence"))),
+        why=_text(document["why"], "why"),
+        fix=tuple(_strings(document["fix"], "fix")),
+        known_problems=_text(document["known_problems"], "known_problems") if "known_problems" in document else None,
+        references=_references(document["references"]),
+        samples_fail=samples["fail"],
+        samples_pass=samples["pass"],
+        path=path,
+    )
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConditionError(field, "non-empty text", value)
+    return value.strip()
+
+
+def _line(value: Any, field: str) -> str:
+    text = _text(value, field)
+    if "\n" in text:
+        raise ConditionError(field, "a single line of text", value)
+    return text
+
+
+def _matching(document: dict, field: str, pattern: re.Pattern, expected: str) -> str:
+    value = document[field]
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ConditionError(field, expected, value)
+    return value
+
+
+def _choice(value: Any, field: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConditionError(field, f"one of {', '.join(allowed)}", value)
+    return value
+
+
+def _strings(value: Any, field: str, allow_empty: bool = False) -> list[str]:
+    if not isinstance(value, list) or (not value and not allow_empty):
+        raise ConditionError(field, "a list of strings" if allow_empty else "a non-empty list of strings", value)
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise ConditionError(f"{field}[{index}]", "non-empty text", item)
+    return [item.strip() for item in value]
+
+
+def _needs(value: Any) -> tuple[str, ...]:
+    sources = _strings(value, "needs")
+    for index, source in enumerate(sources):
+        _choice(source, f"needs[{index}]", SOURCES)
+    if len(set(sources)) != len(sources):
+        raise ConditionError("needs", "each source once", value)
+    return tuple(sources)
+
+
+def _optional_condition(document: dict, field: str) -> Condition | None:
+    if field not in document:
+        return None
+    return compile_condition(document[field], field)
+
+
+def _references(value: Any) -> tuple[Reference, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConditionError("references", "a non-empty list of {title, url}", value)
+    references = []
+    for index, item in enumerate(value):
+        field = f"references[{index}]"
+        if not isinstance(item, dict) or set(item) != {"title", "url"}:
+            raise ConditionError(field, "a mapping with exactly 'title' and 'url'", item)
+        url = item["url"]
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise ConditionError(f"{field}.url", "an https:// address", url)
+        references.append(Reference(_line(item["title"], f"{field}.title"), url))
+    return tuple(references)
+
+
+def _samples(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or set(value) != {"fail", "pass"}:
+        raise ConditionError("samples", "a mapping with exactly 'fail' and 'pass', each a list of file paths", value)
+    return {kind: tuple(_strings(value[kind], f"samples.{kind}")) for kind in ("fail", "pass")}
+
+
+def _check_unique(rules: list[Rule]) -> None:
+    """Raise RuleFileError when two rules share a name, code or alias (compared case-insensitively)."""
+    owners: dict[str, Rule] = {}
+    for rule in rules:
+        for selector in dict.fromkeys(key.casefold() for key in rule.selectors()):
+            other = owners.get(selector)
+            if other is not None:
+                raise RuleFileError(
+                    f"{rule.path}: '{selector}' is already used by {other.path} (rule '{other.name}', code {other.code});"
+                    " names, codes and aliases must be unique"
+                )
+            owners[selector] = rule
+

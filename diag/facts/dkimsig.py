@@ -1,0 +1,95 @@
+"""Read the tags of every DKIM-Signature header field (RFC 6376 section 3.5), without
+verifying anything.
+
+dkimpy's `dkim.util.parse_tag_value` would do the tag-list parsing, but importing `dkim`
+pulls in its crypto back ends and is kept off the `analyze --offline` path, so the small
+tag-list parser of RFC 6376 section 3.2 lives in `parse_tag_list` here. ARC-Seal and
+ARC-Message-Signature use the same syntax (RFC 8617 section 4.1).
+"""
+
+import logging
+import re
+
+from diag.messages.model import Header
+
+log = logging.getLogger(__name__)
+
+# RFC 6376 section 3.2: tag-name = ALPHA *ALNUMPUNC, where ALNUMPUNC is a letter, digit or "_".
+_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_WHITESPACE = re.compile(r"\s+")
+
+# Tags whose values are base64 (RFC 6376 section 3.5); folding whitespace inside is removed.
+_BASE64_TAGS = ("b", "bh")
+_INTEGER_TAGS = ("l", "t", "x")
+
+
+def parse_tag_list(value: str) -> tuple[dict[str, str], list[str]]:
+    """Split `tag=value; ...` into a dict and a list of syntax errors.
+
+    Whitespace around tag names and values is dropped (RFC 6376 section 3.2 allows FWS
+    there). A repeated tag keeps its first value and is reported as an error, because
+    section 3.2 forbids duplicate tag names, which makes the signature invalid.
+    """
+    tags: dict[str, str] = {}
+    errors = []
+    for spec in value.split(";"):
+        if not spec.strip():
+            # A trailing ";" is allowed; an empty spec elsewhere is harmless.
+            continue
+        name, equals, tag_value = spec.partition("=")
+        name = name.strip()
+        if not equals:
+            errors.append(f"tag-spec {spec.strip()!r} has no '='")
+            continue
+        if not _TAG_NAME.match(name):
+            errors.append(f"tag name {name!r} is not ALPHA *(ALPHA / DIGIT / '_')")
+            continue
+        if name in tags:
+            errors.append(f"tag {name!r} appears more than once (RFC 6376 section 3.2)")
+            continue
+        tags[name] = _WHITESPACE.sub(" ", tag_value.strip())
+    return tags, errors
+
+
+def describe(tags: dict[str, str]) -> dict:
+    """Normalise the tags every consumer reads: d lower-case, h split, b and bh without
+    whitespace, l, t and x as integers when they are numbers."""
+    described: dict = {}
+    for name in ("v", "a", "c", "d", "s", "i", "q"):
+        if name in tags:
+            described[name] = tags[name]
+    if "d" in described:
+        # Domain names compare case-insensitively; the facts document stores them lower-case.
+        described["d"] = described["d"].strip(".").lower()
+    if "h" in tags:
+        described["h"] = [field.strip() for field in tags["h"].split(":") if field.strip()]
+    for name in _BASE64_TAGS:
+        if name in tags:
+            described[name] = _WHITESPACE.sub("", tags[name])
+    for name in _INTEGER_TAGS:
+        if name in tags:
+            text = tags[name].strip()
+            described[name] = int(text) if text.isdigit() else text
+    return described
+
+
+def collect(headers: list[Header]) -> list[dict]:
+    """Return every DKIM-Signature, top first, with its tags and syntax errors."""
+    signatures = []
+    for header in headers:
+        if not header.is_named("DKIM-Signature"):
+            continue
+        raw = header.unfolded
+        tags, errors = parse_tag_list(raw)
+        signature = describe(tags)
+        for required in ("v", "a", "b", "bh", "d", "h", "s"):
+            # RFC 6376 section 3.5 lists these tags as REQUIRED.
+            if required not in tags:
+                errors.append(f"required tag {required!r} is missing")
+        signature["raw"] = raw
+        signature["position"] = header.position
+        signature["errors"] = errors
+        if errors:
+            log.debug("DKIM-Signature at position %d: %s", header.position, "; ".join(errors))
+        signatures.append(signature)
+    return signatures

@@ -1,0 +1,201 @@
+"""Identities named in the header: From, Sender, Reply-To, Return-Path, Message-ID,
+Feedback-ID, and the sending service they point to."""
+
+import logging
+import re
+from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.utils import getaddresses
+
+from diag.facts.esp import provider_names, provider_of
+from diag.facts.orgdomain import normalise, org_domain
+from diag.messages.model import Header
+
+log = logging.getLogger(__name__)
+
+_FIELDS = ("from", "sender", "reply-to", "return-path", "message-id", "feedback-id", "x-feedback-id", "x-ses-outgoing", "dkim-signature")
+
+# The common forms "Name <a@b>", "\"Name\" <a@b>", "<a@b>" and "a@b", read without
+# getaddresses, which walks the text one character at a time in Python. Anything with a
+# comment, a group, a quoted local part or a second address goes to getaddresses.
+_SIMPLE_MAILBOX = re.compile(
+    r'\s*(?:"(?P<quoted>[^"\\]*)"|(?P<phrase>[^<>"@,;:\\()\[\]]*?))\s*'
+    r"<(?P<angle>[^<>\s@\",;:()\\]+@[^<>\s@\",;:()\\]+)>\s*"
+    r'|\s*(?P<bare>[^<>\s@\",;:()\\]+@[^<>\s@\",;:()\\]+)\s*'
+)
+
+# getaddresses returns ("", "") for text it cannot read, so these find an address anyway.
+_ANGLE_ADDRESS = re.compile(r"<\s*([^<>\s@]+@[^<>\s]+?)\s*>")
+_BARE_ADDRESS = re.compile(r"([^\s<>\"',;:()]+@[^\s<>\"',;:()]+)")
+
+_MESSAGE_ID_HOST = re.compile(r"@([^<>@\s]+?)\s*>?\s*$")
+
+# Amazon SES writes "1.<region>.<hash>=:AmazonSES", sometimes behind Gmail's empty
+# campaign and customer fields ("::1.us-east-2.<hash>=:AmazonSES"). The region is the
+# second dot-separated part of the field before the sender id.
+_SES_FIELD = re.compile(r"^\d+\.([a-z]{2}(?:-[a-z]+)+-\d+)\.", re.IGNORECASE)
+
+# The d= tag of a DKIM-Signature (RFC 6376 section 3.5).
+_DKIM_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
+
+
+def collect(headers: list[Header]) -> dict:
+    """Read the identity fields and recognise the sending service."""
+    fields = _fields_by_name(headers)
+    identities: dict = {"from_count": len(fields["from"])}
+
+    for key, name in (("from", "from"), ("sender", "sender"), ("reply_to", "reply-to")):
+        if fields[name]:
+            mailbox, count = _mailbox(fields[name][0])
+            if mailbox is not None:
+                identities[key] = mailbox
+            if key == "from":
+                # RFC 7489 section 6.6.1 leaves a From with several mailboxes to local policy
+                # (reject, or check each domain), so the address count matters too.
+                identities["from_address_count"] = count
+
+    if fields["return-path"]:
+        identities["return_path"] = _return_path(fields["return-path"][0])
+
+    if fields["message-id"]:
+        host = _message_id_host(fields["message-id"][0])
+        if host is not None:
+            identities["message_id_host"] = host
+
+    feedback = fields["feedback-id"] or fields["x-feedback-id"]
+    if feedback:
+        identities["feedback_id"] = parse_feedback_id(feedback[0], "X-Feedback-ID" if not fields["feedback-id"] else "Feedback-ID")
+
+    esp, evidence = _esp(identities, fields)
+    if esp is not None:
+        identities["esp"] = esp
+        identities["esp_source"] = evidence
+    return identities
+
+
+def _fields_by_name(headers: list[Header]) -> dict[str, list[str]]:
+    """Return the unfolded values of the fields this module reads, top first."""
+    fields: dict[str, list[str]] = {name: [] for name in _FIELDS}
+    for header in headers:
+        values = fields.get(header.name.lower())
+        if values is not None:
+            values.append(header.unfolded)
+    return fields
+
+
+def decode_words(text: str) -> str:
+    """Decode RFC 2047 encoded words, decoding malformed ones as far as possible."""
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        # decode_header raises on an unknown charset or broken base64. The policy's header
+        # parser records those as defects and keeps the text instead.
+        log.debug("malformed encoded word in %r, decoded leniently", text)
+        return str(policy.default.header_factory("X-Display-Name", text))
+
+
+def mailbox_dict(address: str, display_name: str = "") -> dict:
+    """Build the {address, display_name, domain, org_domain} shape of docs/facts.md."""
+    result: dict = {"address": address, "display_name": decode_words(display_name)}
+    local, at, domain = address.rpartition("@")
+    domain = normalise(domain.strip("[]")) if at else None
+    if domain:
+        result["address"] = f"{local}@{domain}"
+        result["domain"] = domain
+        result["org_domain"] = org_domain(domain)
+    return result
+
+
+def _mailbox(value: str) -> tuple[dict | None, int]:
+    """Return the first mailbox of an address field and how many addresses it holds."""
+    simple = _SIMPLE_MAILBOX.fullmatch(value)
+    if simple is not None:
+        if simple["bare"]:
+            return mailbox_dict(simple["bare"]), 1
+        name = simple["quoted"] if simple["quoted"] is not None else simple["phrase"]
+        return mailbox_dict(simple["angle"], name.strip()), 1
+
+    pairs = [(name, address) for name, address in getaddresses([value]) if address]
+    if pairs:
+        name, address = next(((name, address) for name, address in pairs if "@" in address), pairs[0])
+        return mailbox_dict(address, name), len(pairs)
+
+    match = _ANGLE_ADDRESS.search(value) or _BARE_ADDRESS.search(value)
+    if match is not None:
+        return mailbox_dict(match.group(1)), 1
+    return None, 0
+
+
+def _return_path(value: str) -> dict:
+    """Parse Return-Path, where "<>" is the null reverse-path of a bounce (RFC 5321 section 4.5.5)."""
+    if value.replace(" ", "") == "<>":
+        return {"address": "", "display_name": "", "null": True}
+    mailbox, _count = _mailbox(value)
+    return mailbox if mailbox is not None else {"address": value, "display_name": ""}
+
+
+def _message_id_host(value: str) -> str | None:
+    match = _MESSAGE_ID_HOST.search(value)
+    if match is None:
+        return None
+    return normalise(match.group(1).strip("[]"))
+
+
+def parse_feedback_id(value: str, field: str = "Feedback-ID") -> dict:
+    """Parse a Feedback-ID in Gmail's "a:b:c:SenderId" form, SES's included.
+
+    Gmail's Feedback Loop documentation defines colon-separated fields whose last one is
+    the sender id. SES uses the sender id "AmazonSES" and puts the region in the field
+    before it.
+    """
+    parts = [part.strip() for part in value.strip().split(":")]
+    sender_id = parts[-1] if len(parts) > 1 else None
+    result: dict = {"raw": value, "field": field, "fields": parts[:-1] if sender_id else parts}
+    if sender_id:
+        result["sender_id"] = sender_id
+
+    esp = _esp_of_sender_id(sender_id)
+    if esp is not None:
+        result["esp"] = esp
+    if esp == "amazonses" and len(parts) >= 2:
+        match = _SES_FIELD.match(parts[-2])
+        if match is not None:
+            result["region"] = match.group(1).lower()
+    return result
+
+
+def _esp_of_sender_id(sender_id: str | None) -> str | None:
+    """Map a Feedback-ID sender id to a provider key of rules/tables/esp.yaml."""
+    if not sender_id:
+        return None
+    key = sender_id.lower()
+    return key if key in provider_names() else None
+
+
+def _esp(identities: dict, fields: dict[str, list[str]]) -> tuple[str | None, str | None]:
+    """Recognise the sending service, most specific evidence first."""
+    feedback = identities.get("feedback_id") or {}
+    if feedback.get("esp"):
+        return feedback["esp"], feedback["field"]
+
+    # SES adds X-SES-Outgoing ("2024.12.02-192.0.2.11") to every message it sends.
+    if fields["x-ses-outgoing"]:
+        return "amazonses", "X-SES-Outgoing"
+
+    esp = provider_of(identities.get("message_id_host"))
+    if esp is not None:
+        return esp, "Message-ID"
+
+    esp = provider_of((identities.get("return_path") or {}).get("domain"))
+    if esp is not None:
+        return esp, "Return-Path"
+
+    for value in fields["dkim-signature"]:
+        match = _DKIM_DOMAIN.search(value)
+        esp = provider_of(match.group(1)) if match else None
+        if esp is not None:
+            return esp, "DKIM-Signature"
+    return None, None

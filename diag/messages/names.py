@@ -1,0 +1,108 @@
+"""Header field names the reader recognises when it has to decide how to read a damaged paste.
+
+A name in these lists is evidence that a line starts a header field and not a continuation
+or the body. Names are lower-case. Sources: RFC 5322 section 3.6 (message fields), RFC 2045
+(MIME), RFC 2369 and 8058 (List-*), RFC 8601 (Authentication-Results), RFC 7208 section 9.1
+(Received-SPF), RFC 6376 (DKIM-Signature), RFC 8617 (ARC-*), and the headers that Microsoft
+documents in "Anti-spam message headers in Microsoft 365".
+"""
+
+# Trace and authentication fields: receivers stamp them, so a paste from a mailbox nearly
+# always has several, and they are what a paste split by a blank line continues with.
+TRACE_NAMES = frozenset({
+    "received",
+    "return-path",
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "authentication-results",
+    "authentication-results-original",
+    "arc-authentication-results",
+    "arc-message-signature",
+    "arc-seal",
+    "dkim-signature",
+    "domainkey-signature",
+    "received-spf",
+    "x-received",
+    "x-original-authentication-results",
+    "x-google-smtp-source",
+    "x-gm-message-state",
+    "x-forefront-antispam-report",
+    "x-forefront-antispam-report-untrusted",
+    "x-microsoft-antispam",
+    "x-microsoft-antispam-untrusted",
+    "x-microsoft-antispam-message-info",
+    "x-microsoft-antispam-mailbox-delivery",
+    "x-eopattributedmessage",
+    "x-eoptenantattributedmessage",
+    "x-originating-ip",
+    "x-ses-outgoing",
+    "feedback-id",
+    "x-spam-status",
+    "x-spam-score",
+    "x-rspamd-queue-id",
+    "x-rspamd-server",
+    "x-rspamd-action",
+})
+
+TRACE_PREFIXES = (
+    "x-ms-exchange-",
+    "x-microsoft-",
+    "x-forefront-",
+    "arc-",
+    "x-google-",
+    "x-gm-",
+)
+
+MESSAGE_NAMES = frozenset({
+    # RFC 5322 section 3.6
+    "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
+    "references", "subject", "comments", "keywords",
+    "resent-date", "resent-from", "resent-sender", "resent-to", "resent-cc", "resent-bcc",
+    "resent-message-id",
+    # RFC 2045 and RFC 2183
+    "mime-version", "content-type", "content-transfer-encoding", "content-id",
+    "content-description", "content-disposition", "content-language", "content-length",
+    # RFC 2369, RFC 2919 and RFC 8058
+    "list-id", "list-unsubscribe", "list-unsubscribe-post", "list-subscribe", "list-help",
+    "list-post", "list-owner", "list-archive",
+    # Common extensions
+    "precedence", "errors-to", "importance", "priority", "x-priority", "x-mailer",
+    "user-agent", "thread-topic", "thread-index", "auto-submitted", "organization",
+    "disposition-notification-to", "x-auto-response-suppress", "accept-language",
+    "x-mailgun-sid", "x-sg-eid", "x-sg-id", "x-entity-id", "x-campaign", "x-report-abuse",
+    "x-mailer-sid", "x-apparently-to", "x-incomingheadercount", "x-publictraffictype",
+    "x-ms-publictraffictype", "x-mimeole", "x-spam-flag", "x-virus-scanned",
+    "x-mailman-version", "x-beenthere", "x-original-sender", "mailing-list",
+})
+
+MESSAGE_PREFIXES = ("x-ms-", "list-", "content-", "resent-", "x-ses-", "x-amz", "x-sg-", "x-mailgun-")
+
+# RFC 5322 section 3.6 allows these at most once, so a second one after a blank line is a
+# quoted message in the body rather than more of the same header block.
+SINGLE_NAMES = frozenset({
+    "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
+    "references", "subject", "mime-version", "content-type",
+})
+
+# Fields that describe the body (RFC 2045): the header block of a message usually ends with
+# them, so text after them at column 0 is the body when it is not a parameter continuation.
+BODY_DESCRIBING_NAMES = frozenset({
+    "content-type", "content-transfer-encoding", "mime-version", "content-disposition",
+    "content-language", "content-length",
+})
+
+
+def is_trace(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACE_NAMES or lowered.startswith(TRACE_PREFIXES)
+
+
+def is_known(name: str) -> bool:
+    lowered = name.lower()
+    return (
+        lowered in MESSAGE_NAMES
+        or lowered in TRACE_NAMES
+        or lowered.startswith(TRACE_PREFIXES)
+        or lowered.startswith(MESSAGE_PREFIXES)
+    )

@@ -1,0 +1,190 @@
+"""Read one message or pasted header block into a ParsedMessage.
+
+A clean message (every line a field or an indented continuation, one kind of line ending)
+is read by one regular expression over the decoded header block. Anything else goes to
+diag.messages.repair, which reads line by line and records each repair. The body, when
+there is one, is parsed with the stdlib parser (compat32 policy) for MIME walking.
+"""
+
+import email
+import email.policy
+import logging
+import re
+from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesParser
+
+from diag.errors import InputError
+from diag.messages import names
+from diag.messages.model import Header, ParsedMessage, Repair
+from diag.messages.repair import match_field, read_damaged
+
+log = logging.getLogger(__name__)
+
+# Header fields of a clean block: the name (RFC 5322 section 3.6.8, starting with a letter
+# or digit), a colon followed by whitespace or the end of the line, so that a wrapped
+# "22:34:58 +0000" is not read as a field, and continuation lines that start with
+# whitespace (section 2.2.3). "." also matches CR; the line endings are checked apart,
+# because excluding CR here makes the match about three times slower.
+# Groups: the whole field, the name, the value.
+_CLEAN_FIELD = re.compile(r"(([A-Za-z0-9][!-9;-~]*):(?:[ \t]+|(?=\r?\n)|\Z)(.*(?:\n[ \t].*)*)(?:\n|\Z))")
+_NONSPACE = re.compile(rb"\S")
+_FIRST_LINE = re.compile(rb"[^\r\n]*")
+_FIRST_NONBLANK_LINE = re.compile(rb"^[ \t]*\S", re.MULTILINE)
+
+# Bytes that do not occur in text: C0 controls other than TAB, LF, FF and CR, and DEL.
+_CONTROL_BYTES = bytes(range(0, 9)) + b"\x0b" + bytes(range(0x0e, 0x20)) + b"\x7f"
+# Share of control bytes above which the input is treated as binary.
+_MAX_CONTROL_SHARE = 0.05
+# How much of the input the binary checks read: NUL bytes in the first 8 KiB, other
+# control bytes in the first 2 KiB (the count costs more).
+_SNIFF_BYTES = 8192
+_SNIFF_CONTROL_BYTES = 2048
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def read_message(data: bytes, source: str = "-", index: int = 0) -> ParsedMessage:
+    """Read a message or header paste. Raises InputError when `data` is not readable as email."""
+    where = "standard input" if source == "-" else source
+    repairs: list[Repair] = []
+    data = _check_bytes(data, where, repairs)
+
+    clean = _read_clean(data)
+    if clean is not None:
+        headers, body = clean.headers, clean.body
+        message = _mime_message(clean) if body is not None else None
+    else:
+        damaged = read_damaged(data)
+        repairs.extend(damaged.repairs)
+        headers, body = damaged.headers, damaged.body
+        message = None
+        if body is not None:
+            repaired = damaged.header_bytes + damaged.line_ending.encode("ascii") + body
+            message = email.message_from_bytes(repaired, policy=email.policy.compat32)
+
+    if not any(names.is_known(header.name) for header in headers):
+        raise InputError(
+            f"{where}: no email header fields found (expected lines such as 'Received: ...' or "
+            "'Authentication-Results: ...'); pass an .eml file or paste the full message headers"
+        )
+
+    log.debug("read %s #%d: %d fields, body %s, %d repairs", where, index, len(headers), body is not None, len(repairs))
+    # NOTE: a header-only input gets email=None, because there is no body to walk.
+    return ParsedMessage(headers=headers, body=body, repairs=repairs, source=source, index=index, email=message)
+
+
+def _check_bytes(data: bytes, where: str, repairs: list[Repair]) -> bytes:
+    """Reject empty and binary input, and convert UTF-16 text to UTF-8."""
+    if not data or _NONSPACE.search(data) is None:
+        raise InputError(f"{where}: the input is empty; pass an .eml file or paste the message headers")
+
+    if data.startswith(_UTF16_BOMS):
+        # Windows tools (PowerShell redirection, Notepad "Unicode") save text as UTF-16.
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{where}: the input starts like UTF-16 text but does not decode; save it as UTF-8 and retry") from None
+        repairs.append(Repair("utf-16", 0, "converted the input from UTF-16 to UTF-8"))
+        data = text.encode("utf-8")
+
+    if data.startswith(_OLE_MAGIC):
+        raise InputError(
+            f"{where}: this is an Outlook .msg file (binary); save the message as .eml, or paste its headers from File > Properties"
+        )
+    sample = data[:_SNIFF_CONTROL_BYTES]
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if b"\x00" in data[:_SNIFF_BYTES] or controls > _MAX_CONTROL_SHARE * len(sample):
+        raise InputError(f"{where}: the input is binary, not a message; pass an .eml file or the headers as text")
+    return data
+
+
+@dataclass
+class _CleanRead:
+    headers: list[Header]
+    body: bytes | None
+    # Each field's value as matched: folding kept, a CR may end it.
+    raw_values: list[str]
+    line_ending: bytes
+    ascii_only: bool
+
+
+def _read_clean(data: bytes) -> _CleanRead | None:
+    """Read a message that needs no repair; return None as soon as any damage shows."""
+    # The blank line is searched in the line ending that the first line uses. A blank line
+    # or a line in the other ending inside the header block shows in the CR count below.
+    first_newline = data.find(b"\n")
+    crlf = first_newline > 0 and data[first_newline - 1] == 0x0D
+    blank_line = b"\n\r\n" if crlf else b"\n\n"
+    found = data.find(blank_line)
+    if found < 0:
+        head, rest = data, b""
+    else:
+        head, rest = data[: found + 1], data[found + len(blank_line) :]
+
+    # One kind of line ending: no CR, or a CR before every LF and nowhere else.
+    carriage_returns = head.count(b"\r")
+    if carriage_returns and not carriage_returns == head.count(b"\n") == head.count(b"\r\n"):
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+    # findall returns the matches without their positions. They do not overlap, so their
+    # lengths add up to the length of the block exactly when they cover all of it.
+    matches = _CLEAN_FIELD.findall(text)
+    if not matches or sum([len(whole) for whole, _, _ in matches]) != len(text):
+        return None
+    headers = [Header(name, value.strip(" \t\r\n"), position) for position, (_, name, value) in enumerate(matches)]
+
+    body = rest if _NONSPACE.search(rest) else None
+    if body is not None and _headers_may_continue(headers, body):
+        return None
+    if body is None and not headers[-1].value:
+        # A header-only paste that ends after "Name:" was probably cut off.
+        return None
+    raw_values = [value for _, _, value in matches]
+    return _CleanRead(headers, body, raw_values, b"\r\n" if carriage_returns else b"\n", text.isascii())
+
+
+def _headers_may_continue(headers: list[Header], body: bytes) -> bool:
+    """Check whether the text after the first blank line may be more header fields of a paste.
+
+    The repair reader makes the decision; this only has to be cheap and never miss a case:
+    without a Content-Type, a known field or an indented line after the blank line sends
+    the input to the repair reader.
+    """
+    if any(header.is_named("content-type") for header in headers):
+        return False
+    first_line = _FIRST_LINE.match(body, _FIRST_NONBLANK_LINE.search(body).start()).group(0)
+    if first_line[:1] in (b" ", b"\t"):
+        return True
+    parsed = match_field(first_line.decode("utf-8", "replace"))
+    return parsed is not None and names.is_known(parsed[0])
+
+
+def _mime_message(clean: _CleanRead) -> Message:
+    """Parse the body with the stdlib parser and attach the header fields already read.
+
+    email.message_from_bytes would parse the header block a second time, which more than
+    doubles the reader's cost; the body parser needs only Content-Type to find the MIME parts.
+    The result equals message_from_bytes(data, policy=compat32) except for header defects.
+    """
+    # The compat32 bytes parser stores a value without the line ending after it and keeps
+    # non-ASCII bytes as surrogate escapes, so that as_bytes() writes back the bytes read.
+    values = [value.rstrip("\r\n") for value in clean.raw_values]
+    if not clean.ascii_only:
+        values = [value.encode("utf-8").decode("ascii", "surrogateescape") for value in values]
+
+    ending = clean.line_ending
+    prefix = b"".join(
+        b"Content-Type: " + value.encode("ascii", "surrogateescape") + ending
+        for header, value in zip(clean.headers, values)
+        if header.is_named("content-type")
+    )
+    message = BytesParser(policy=email.policy.compat32).parsebytes(prefix + ending + clean.body)
+    del message["content-type"]
+    for header, value in zip(clean.headers, values):
+        message.set_raw(header.name, value)
+    return message

@@ -1,0 +1,521 @@
+"""Read a damaged header paste line by line, repairing what can be repaired without guessing.
+
+The reader calls this only when the cheap check of a clean message fails. Every change is
+recorded as a Repair so that the report can show it. A line is never dropped silently:
+- a column-0 line without field syntax after a header field is joined to that field as a
+  continuation line whose folding whitespace was lost (kind `continuation`);
+- a line that cannot belong to any field (before the first field) is kept as a repair of
+  kind `unparsed-line` whose detail is the line text.
+
+Repair kinds: bom, line-endings, non-utf8, mbox-from-line, mbox-from-quoting, indentation,
+table-heading, table-rows, space-before-colon, continuation, blank-line, double-spaced,
+missing-blank-line, truncated, unparsed-line.
+"""
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from diag.messages import names
+from diag.messages.model import Header, Repair
+
+log = logging.getLogger(__name__)
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+# RFC 5322 section 3.6.8: a field name is printable US-ASCII except the colon. Names that
+# start with punctuation are not accepted, because in damaged pastes such lines are wrapped
+# values ("(2603:10b6:610:60::34) by ..."); digits are, because real names such as
+# "360nrsId" exist.
+_FIELD_LINE = re.compile(r"([A-Za-z0-9][!-9;-~]*)([ \t]*):(.*)\Z", re.DOTALL)
+
+# Microsoft Message Header Analyzer and Outlook copy headers as table rows:
+# "Name<TAB>value" or "<row number><TAB>Name<TAB>value".
+_TABLE_ROW = re.compile(r"(?:(\d+)\t)?([A-Za-z][A-Za-z0-9-]*)\t(.*)\Z", re.DOTALL)
+_TABLE_HEADING = re.compile(
+    r"(?:#\t)?(?:header(?: name)?|name|field)\t(?:header )?(?:value|contents?)\s*\Z", re.IGNORECASE
+)
+
+# An mbox separator line (RFC 4155): "From " then the envelope sender, no colon after From.
+_MBOX_FROM = re.compile(r"From \S+")
+_MBOX_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+# Evidence that column-0 text after the header fields is the body.
+_HTML_START = re.compile(
+    r"\s*<(?:!doctype|html|head|body|div|table|p|span|meta|center|style|!--)\b", re.IGNORECASE
+)
+_BOUNDARY_PARAMETER = re.compile(r"""boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))""", re.IGNORECASE)
+# A MIME parameter wrapped to its own line (RFC 2045 section 5.1), e.g. ` charset="utf-8"`.
+_PARAMETER_CONTINUATION = re.compile(r"\s*;?\s*[A-Za-z0-9!#$%&'*+.^_`{|}~-]+\*?(?:\d+\*?)?\s*=")
+# The start of a header field name cut off by the end of a paste, e.g. "X-MS-Exchange-Orga".
+# Letters only, so that a wrapped GUID or host name does not match.
+_NAME_FRAGMENT = re.compile(r"[A-Za-z]+(?:-[A-Za-z]*)+\Z")
+
+# How many lines are sampled to tell a double-spaced or indented paste from a clean one.
+_SAMPLE_LINES = 60
+# How far the look-ahead after a blank line reads to judge whether headers continue.
+_PARAGRAPH_LINES = 40
+
+
+@dataclass
+class _Line:
+    raw: bytes
+    ending: bytes
+    text: str
+    encoding: str
+
+
+@dataclass
+class _Field:
+    name: str
+    line: int
+    # Value lines: the first without the name, the rest with their folding whitespace.
+    parts: list[str]
+    # The input lines as read, used unchanged in the repaired bytes unless `rewritten`.
+    source_lines: list[_Line]
+    rewritten: bool = False
+
+
+@dataclass
+class DamagedRead:
+    headers: list[Header]
+    # The repaired header block, ending with a line ending, for the stdlib parser.
+    header_bytes: bytes
+    body: bytes | None
+    repairs: list[Repair]
+    line_ending: str
+
+
+@dataclass
+class _State:
+    fields: list[_Field] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
+    table_rows: int = 0
+    table_first_line: int = 0
+    numbered_rows: bool = False
+    # (field, first line, count) of the continuation lines joined without indentation.
+    joined: list[list] = field(default_factory=list)
+
+    def seen(self, lowered_name: str) -> bool:
+        return any(item.name.lower() == lowered_name for item in self.fields)
+
+
+def match_field(text: str) -> tuple[str, str, bool] | None:
+    """Return (name, value, space_before_colon) when `text` starts a header field, else None.
+
+    A name followed by a space, a tab or the end of the line is accepted. Without that space
+    ("CIP:192.0.2.1;CTRY:US") the line is more likely a wrapped value, so only a known name
+    or one with a hyphen (Content-Type:text/plain) is accepted.
+    """
+    match = _FIELD_LINE.match(text)
+    if match is None:
+        return None
+    name, gap, rest = match.groups()
+    plausible = "-" in name or names.is_known(name)
+    if gap:
+        return (name, rest.lstrip(" \t"), True) if plausible else None
+    if not rest or rest[0] in " \t" or plausible:
+        return name, rest.lstrip(" \t"), False
+    return None
+
+
+def _split_lines(data: bytes) -> list[_Line]:
+    lines = []
+    for raw in data.splitlines(keepends=True):
+        content = raw.rstrip(b"\r\n")
+        lines.append(_Line(raw=raw, ending=raw[len(content):], text="", encoding=""))
+    return lines
+
+
+def _decode(line: _Line, number: int, state: _State) -> None:
+    content = line.raw[: len(line.raw) - len(line.ending)]
+    try:
+        line.text = content.decode("utf-8")
+        line.encoding = "utf-8"
+    except UnicodeDecodeError:
+        # RFC 6532 allows UTF-8 in header fields. Bytes that are not UTF-8 are most often
+        # Latin-1 or Windows-1252, and Latin-1 decodes every byte, so the reader never fails.
+        line.text = content.decode("latin-1")
+        line.encoding = "latin-1"
+        state.repairs.append(Repair("non-utf8", number, "the line is not valid UTF-8 and was decoded as Latin-1"))
+
+
+class _PasteReader:
+    """One pass over the lines of a damaged paste. `read()` returns a DamagedRead."""
+
+    def __init__(self, data: bytes):
+        self.lines = _split_lines(data)
+        self.state = _State()
+        self.indent = 0
+        self.double_spaced = False
+        self.mbox = False
+        # Indexes of lines whose text differs from their bytes (BOM or first-line indent removed).
+        self.changed: set[int] = set()
+
+    def read(self) -> DamagedRead:
+        state = self.state
+        for number, line in enumerate(self.lines, start=1):
+            _decode(line, number, state)
+        start = self._read_preamble()
+        body_line = self._read_fields(start)
+        self._finish_joined()
+        self._finish_table()
+        header_end = body_line if body_line is not None else len(self.lines)
+        line_ending = self._check_line_endings(header_end)
+        body = self._body(body_line)
+        if body is None:
+            self._check_truncated()
+        state.repairs.sort(key=lambda repair: repair.line)
+        return DamagedRead(
+            headers=self._headers(line_ending),
+            header_bytes=self._header_bytes(line_ending),
+            body=body,
+            repairs=state.repairs,
+            line_ending=line_ending,
+        )
+
+    # Input-wide damage: BOM, mbox separator, table heading, indentation, double spacing.
+
+    def _read_preamble(self) -> int:
+        lines, state = self.lines, self.state
+        if lines and lines[0].raw.startswith(UTF8_BOM):
+            lines[0].text = lines[0].text.lstrip("\ufeff")
+            self.changed.add(0)
+            state.repairs.append(Repair("bom", 1, "removed the byte order mark at the start of the input"))
+
+        start = self._first_nonblank(0)
+        if start is None:
+            return len(lines)
+        first = lines[start].text.strip()
+        if _MBOX_FROM.match(first) and match_field(first) is None:
+            self.mbox = True
+            state.repairs.append(Repair("mbox-from-line", start + 1, f"skipped the mbox separator line: {first}"))
+            start = self._first_nonblank(start + 1)
+            if start is None:
+                return len(lines)
+            first = lines[start].text.strip()
+        if _TABLE_HEADING.match(first):
+            state.repairs.append(Repair("table-heading", start + 1, f"skipped the table heading row: {first}"))
+            start = self._first_nonblank(start + 1)
+            if start is None:
+                return len(lines)
+
+        self._detect_indentation(start)
+        self._detect_double_spacing(start)
+        return start
+
+    def _detect_indentation(self, start: int) -> None:
+        """Detect a paste whose every line is indented, as copied from a web page."""
+        first = self.lines[start].text
+        indent = len(first) - len(first.lstrip(" \t"))
+        if indent == 0:
+            return
+        indented_fields = column0_fields = 0
+        for line in self.lines[start : start + _SAMPLE_LINES]:
+            stripped = line.text.lstrip(" \t")
+            if match_field(line.text) is not None:
+                column0_fields += 1
+            elif len(line.text) - len(stripped) <= indent and match_field(stripped) is not None:
+                indented_fields += 1
+        if indented_fields > column0_fields:
+            self.indent = indent
+            self.state.repairs.append(
+                Repair("indentation", 0, f"removed up to {indent} leading spaces or tabs from each header line")
+            )
+        else:
+            # Only the first line is indented: a stray space before the first field.
+            self.lines[start].text = first.lstrip(" \t")
+            self.changed.add(start)
+            self.state.repairs.append(Repair("indentation", start + 1, "removed the leading whitespace of the first line"))
+
+    def _detect_double_spacing(self, start: int) -> None:
+        """Detect a paste with a blank line after every line, as some web mail viewers copy."""
+        sample = self.lines[start : start + _SAMPLE_LINES]
+        nonblank = followed_by_blank = 0
+        for position, line in enumerate(sample):
+            if not line.text.strip():
+                continue
+            nonblank += 1
+            if position + 1 < len(sample) and not sample[position + 1].text.strip():
+                followed_by_blank += 1
+        if nonblank >= 4 and followed_by_blank >= 0.8 * nonblank:
+            self.double_spaced = True
+            self.state.repairs.append(Repair("double-spaced", 0, "ignored the blank line that follows every line of the paste"))
+
+    # The header fields.
+
+    def _text(self, index: int) -> str:
+        """Return the text of line `index` with the paste's common indentation removed."""
+        text = self.lines[index].text
+        if self.indent:
+            leading = len(text) - len(text.lstrip(" \t"))
+            text = text[min(leading, self.indent) :]
+        return text
+
+    def _first_nonblank(self, index: int) -> int | None:
+        while index < len(self.lines):
+            if self.lines[index].text.strip():
+                return index
+            index += 1
+        return None
+
+    def _read_fields(self, start: int) -> int | None:
+        """Read header fields from line `start`; return the index of the body's first line or None."""
+        state = self.state
+        index = start
+        while index < len(self.lines):
+            text = self._text(index)
+            number = index + 1
+
+            if not text.strip():
+                following = self._first_nonblank(index + 1)
+                if following is None:
+                    return None
+                if not self._blank_is_damage(index, following):
+                    return index + 1
+                index = following
+                continue
+
+            current = state.fields[-1] if state.fields else None
+            if text[0] in " \t":
+                if current is None:
+                    state.repairs.append(Repair("unparsed-line", number, text))
+                else:
+                    self._append(current, text, index, rewritten=False)
+                index += 1
+                continue
+
+            parsed = match_field(text)
+            if parsed is not None:
+                self._start_field(parsed, index)
+                index += 1
+                continue
+
+            row = self._match_row(text)
+            if row is not None:
+                self._start_row(row, index)
+                index += 1
+                continue
+
+            if current is None:
+                state.repairs.append(Repair("unparsed-line", number, text))
+            elif self._starts_body(text, current):
+                state.repairs.append(
+                    Repair("missing-blank-line", number, f"the body starts here without a blank line after {current.name}")
+                )
+                return index
+            else:
+                self._join_unindented(current, text, index)
+            index += 1
+        return None
+
+    def _start_field(self, parsed: tuple[str, str, bool], index: int) -> None:
+        name, value, spaced = parsed
+        item = _Field(name=name, line=index + 1, parts=[value.lstrip(" \t")], source_lines=[self.lines[index]])
+        if spaced:
+            item.rewritten = True
+            self.state.repairs.append(
+                Repair("space-before-colon", index + 1, f"removed the whitespace between {name} and its colon")
+            )
+        if self.indent or index in self.changed:
+            item.rewritten = True
+        self.state.fields.append(item)
+
+    def _match_row(self, text: str) -> tuple[str | None, str, str] | None:
+        match = _TABLE_ROW.match(text)
+        if match is None:
+            return None
+        number, name, value = match.groups()
+        if number is None and not names.is_known(name) and self.state.table_rows == 0:
+            return None
+        return number, name, value
+
+    def _start_row(self, row: tuple[str | None, str, str], index: int) -> None:
+        number, name, value = row
+        state = self.state
+        if state.table_rows == 0:
+            state.table_first_line = index + 1
+        state.table_rows += 1
+        state.numbered_rows = state.numbered_rows or number is not None
+        item = _Field(name=name, line=index + 1, parts=[value.strip(" \t")], source_lines=[self.lines[index]], rewritten=True)
+        state.fields.append(item)
+
+    def _append(self, current: _Field, text: str, index: int, rewritten: bool) -> None:
+        current.parts.append(text)
+        current.source_lines.append(self.lines[index])
+        current.rewritten = current.rewritten or rewritten or bool(self.indent)
+
+    def _join_unindented(self, current: _Field, text: str, index: int) -> None:
+        if self._is_cut_name(current, text, index):
+            self.state.repairs.append(
+                Repair("truncated", index + 1, f"the input ends inside a field name; the line is not used: {text.strip()}")
+            )
+            return
+        # RFC 5322 section 2.2.3: a continuation line starts with whitespace. A single space
+        # restores the folding whitespace that the paste lost.
+        self._append(current, " " + text, index, rewritten=True)
+        joined = self.state.joined
+        if joined and joined[-1][0] is current and joined[-1][1] + joined[-1][2] == index + 1:
+            joined[-1][2] += 1
+        else:
+            joined.append([current, index + 1, 1])
+
+    def _is_cut_name(self, current: _Field, text: str, index: int) -> bool:
+        """Check for the start of a field name cut off by the end of the paste ("X-MS-Exchange-Orga").
+
+        A value on its own line after an empty first line (a Message-Id GUID) is not a cut name.
+        """
+        if self._first_nonblank(index + 1) is not None:
+            return False
+        if not "".join(current.parts).strip():
+            return False
+        return _NAME_FRAGMENT.match(text.strip()) is not None
+
+    def _starts_body(self, text: str, current: _Field) -> bool:
+        """Decide whether column-0 text that is not a field begins the body."""
+        content_type = next((item for item in self.state.fields if item.name.lower() == "content-type"), None)
+        if content_type is None:
+            return False
+        if _HTML_START.match(text):
+            return True
+        boundary = _BOUNDARY_PARAMETER.search(" ".join(content_type.parts))
+        if boundary and text.startswith("--" + (boundary.group(1) or boundary.group(2))):
+            return True
+        if current.name.lower() not in names.BODY_DESCRIBING_NAMES:
+            return False
+        # After Content-Type and its kin only a MIME parameter can continue the field.
+        return _PARAMETER_CONTINUATION.match(text) is None and not current.parts[-1].rstrip().endswith(";")
+
+    def _blank_is_damage(self, index: int, following: int) -> bool:
+        """Decide whether the blank line(s) from `index` sit inside the header block of a paste.
+
+        A real message's body can begin with "Name: value" text (a bounce quoting headers), so
+        the blank line ends the header block unless the evidence says otherwise: no
+        Content-Type has been read yet (a message with a body declares one), the next line is
+        a trace or authentication field or a paragraph of known header fields, and it repeats
+        no field that RFC 5322 allows only once.
+        """
+        state = self.state
+        next_text = self._text(following)
+        if self.double_spaced:
+            if next_text[0] in " \t" or match_field(next_text) is not None or self._match_row(next_text):
+                return True
+            return False
+        if state.seen("content-type"):
+            return False
+
+        parsed = match_field(next_text)
+        row = None if parsed is not None else self._match_row(next_text)
+        if parsed is None and row is None:
+            return False
+        name = parsed[0] if parsed is not None else row[1]
+        if not names.is_known(name) or not self._paragraph_is_header(following):
+            return False
+
+        count = following - index
+        state.repairs.append(
+            Repair("blank-line", index + 1, f"ignored {count} blank line(s) inside the header block because {name} follows")
+        )
+        return True
+
+    def _paragraph_is_header(self, start: int) -> bool:
+        """Check that the lines from `start` to the next blank line could all be header lines."""
+        first_name = None
+        for index in range(start, min(start + _PARAGRAPH_LINES, len(self.lines))):
+            text = self._text(index)
+            if not text.strip():
+                break
+            if text[0] in " \t":
+                continue
+            parsed = match_field(text)
+            row = None if parsed is not None else self._match_row(text)
+            if parsed is None and row is None:
+                # A wrapped value that lost its indentation is acceptable after a trace field.
+                if first_name is not None and names.is_trace(first_name):
+                    continue
+                return False
+            name = parsed[0] if parsed is not None else row[1]
+            first_name = first_name or name
+            if name.lower() in names.SINGLE_NAMES and self.state.seen(name.lower()):
+                return False
+        return True
+
+    # Closing checks and output.
+
+    def _finish_joined(self) -> None:
+        for current, first_line, count in self.state.joined:
+            lines = f"line {first_line}" if count == 1 else f"lines {first_line}-{first_line + count - 1}"
+            self.state.repairs.append(
+                Repair("continuation", first_line, f"joined {lines} to {current.name} as folded continuation lines")
+            )
+
+    def _finish_table(self) -> None:
+        state = self.state
+        if state.table_rows:
+            kind = "numbered tab-separated rows" if state.numbered_rows else "tab-separated rows"
+            state.repairs.append(
+                Repair("table-rows", state.table_first_line, f"read {state.table_rows} {kind} as header fields")
+            )
+
+    def _check_line_endings(self, header_end: int) -> str:
+        counts = {b"\r\n": 0, b"\n": 0, b"\r": 0}
+        for line in self.lines[:header_end]:
+            if line.ending:
+                counts[line.ending] += 1
+        used = [ending for ending, count in counts.items() if count]
+        if len(used) > 1 or used == [b"\r"]:
+            summary = ", ".join(f"{counts[ending]} {label}" for ending, label in ((b"\r\n", "CRLF"), (b"\n", "LF"), (b"\r", "CR")) if counts[ending])
+            self.state.repairs.append(Repair("line-endings", 0, f"mixed or CR-only line endings in the header block ({summary})"))
+        return "\r\n" if counts[b"\r\n"] > counts[b"\n"] + counts[b"\r"] else "\n"
+
+    def _body(self, body_line: int | None) -> bytes | None:
+        if body_line is None:
+            return None
+        body = b"".join(line.raw for line in self.lines[body_line:])
+        if not body.strip():
+            return None
+        if self.mbox:
+            # mboxrd (RFC 4155 appendix) quotes body lines that begin with "From " with ">";
+            # removing one ">" restores the body as it was signed.
+            body, count = _MBOX_QUOTED_FROM.subn(rb"\1", body)
+            if count:
+                self.state.repairs.append(
+                    Repair("mbox-from-quoting", 0, f"removed the '>' quoting from {count} body line(s) beginning with From")
+                )
+        return body
+
+    def _check_truncated(self) -> None:
+        """Record a paste that ends right after a field name, leaving the value empty."""
+        fields = self.state.fields
+        if fields and len(fields[-1].parts) == 1 and not fields[-1].parts[0].strip():
+            last = fields[-1]
+            self.state.repairs.append(
+                Repair("truncated", last.line, f"the input ends after {last.name}: with no value; the field is kept empty")
+            )
+
+    def _headers(self, line_ending: str) -> list[Header]:
+        headers = []
+        for position, item in enumerate(self.state.fields):
+            value = line_ending.join(item.parts).strip(" \t\r\n")
+            headers.append(Header(name=item.name, value=value, position=position))
+        return headers
+
+    def _header_bytes(self, line_ending: str) -> bytes:
+        ending = line_ending.encode("ascii")
+        chunks = []
+        for item, header in zip(self.state.fields, self._headers(line_ending)):
+            if item.rewritten:
+                chunks.append(f"{item.name}: {header.value}".encode("utf-8") + ending)
+                continue
+            # Unchanged fields keep their bytes, so that a DKIM check of the repaired message
+            # sees what was signed.
+            for line in item.source_lines:
+                chunks.append(line.raw[: len(line.raw) - len(line.ending)] + ending)
+        return b"".join(chunks)
+
+
+def read_damaged(data: bytes) -> DamagedRead:
+    """Read header fields and body from a damaged paste or message, recording each repair."""
+    result = _PasteReader(data).read()
+    log.debug("repaired input: %s", ", ".join(repair.kind for repair in result.repairs) or "no repairs")
+    return result

@@ -1,0 +1,264 @@
+"""Rule outcomes, evidence and template rendering over hand-built facts."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diag.engine.evaluate import evaluate, evaluate_rule
+from diag.engine.loader import load_rule_file
+from diag.engine.templates import render
+from diag.errors import RuleFileError
+
+
+def make_rule(tmp_path: Path, **changes):
+    rule = {
+        "name": "test-delay",
+        "code": "XT950",
+        "title": "Slow hop",
+        "severity": "info",
+        "confidence": "medium",
+        "category": "transport",
+        "needs": ["headers"],
+        "applies": {"count": {"path": "received.hops", "gte": 1}},
+        "error_when": {"equals": {"path": "received.lookup", "value": "temperror"}},
+        "when": {"some": {"path": "received.hops", "where": {"gt": {"path": "delay_seconds", "value": 300}}}},
+        "message": "{{ item.by }} held it {{ item.delay_seconds }} s for {{ f.identities.from.domain }}",
+        "evidence": ["item.raw", "received.max_delay_seconds", "received.absent"],
+        "why": "Queues.",
+        "fix": ["Check {{ item.by or 'the hop' }}", "{% if f.never %}hidden step{% endif %}"],
+        "known_problems": "Clock skew.",
+        "references": [{"title": "RFC 5321 section 4.4", "url": "https://www.rfc-editor.org/rfc/rfc5321#section-4.4"}],
+        "samples": {"fail": ["f.txt"], "pass": ["p.txt"]},
+    }
+    rule.update(changes)
+    rule = {key: value for key, value in rule.items() if value is not None}
+    path = tmp_path / f"{rule['name']}.yaml"
+    path.write_text(yaml.safe_dump(rule, sort_keys=False), encoding="utf-8")
+    return load_rule_file(path)
+
+
+def facts(**received) -> dict:
+    return {
+        "input": {"kind": "headers"},
+        "identities": {"from": {"domain": "example.com"}},
+        "received": {
+            "hops": [
+                {"by": "mx.example.net", "delay_seconds": 1, "raw": "from a by mx.example.net"},
+                {"by": "relay.example.org", "delay_seconds": 900, "raw": "from b by relay.example.org"},
+            ],
+            "max_delay_seconds": 900,
+            **received,
+        },
+    }
+
+
+def test_fail_outcome_fields(tmp_path):
+    outcome = evaluate_rule(make_rule(tmp_path), facts())
+    assert outcome["outcome"] == "fail"
+    assert outcome["name"] == "test-delay"
+    assert outcome["code"] == "XT950"
+    assert outcome["severity"] == "info"
+    assert outcome["confidence"] == "medium"
+    assert outcome["category"] == "transport"
+    assert outcome["why"] == "Queues."
+    assert outcome["known_problems"] == "Clock skew."
+    assert outcome["references"] == [{"title": "RFC 5321 section 4.4", "url": "https://www.rfc-editor.org/rfc/rfc5321#section-4.4"}]
+
+
+def test_fail_message_uses_item(tmp_path):
+    outcome = evaluate_rule(make_rule(tmp_path), facts())
+    assert outcome["message"] == "relay.example.org held it 900 s for example.com"
+
+
+def test_fail_drops_empty_fix_steps(tmp_path):
+    outcome = evaluate_rule(make_rule(tmp_path), facts())
+    assert outcome["fix"] == ["Check relay.example.org"]
+
+
+def test_evidence_item_path_is_real_path(tmp_path):
+    outcome = evaluate_rule(make_rule(tmp_path), facts())
+    assert outcome["evidence"] == [
+        {"path": "received.hops.1.raw", "value": "from b by relay.example.org"},
+        {"path": "received.max_delay_seconds", "value": 900},
+    ]
+
+
+def test_pass_outcome_has_no_message(tmp_path):
+    quiet = facts()
+    quiet["received"]["hops"][1]["delay_seconds"] = 20
+    outcome = evaluate_rule(make_rule(tmp_path), quiet)
+    assert outcome["outcome"] == "pass"
+    assert "message" not in outcome
+    assert outcome["fix"] == []
+
+
+def test_pass_evidence_skips_item_paths(tmp_path):
+    quiet = facts()
+    quiet["received"]["hops"][1]["delay_seconds"] = 20
+    outcome = evaluate_rule(make_rule(tmp_path), quiet)
+    assert [entry["path"] for entry in outcome["evidence"]] == ["received.max_delay_seconds"]
+
+
+def test_applies_false_is_not_applicable(tmp_path):
+    outcome = evaluate_rule(make_rule(tmp_path), facts(hops=[]))
+    assert outcome["outcome"] == "not_applicable"
+    assert outcome["detail"] == "the facts this rule judges are absent: the number of items in received.hops is >= 1 does not hold"
+
+
+def test_error_when_is_error(tmp_path):
+    outcome = evaluate_rule(make_rule(tmp_path), facts(lookup="temperror"))
+    assert outcome["outcome"] == "error"
+    assert "message" not in outcome
+    assert outcome["detail"] == "cannot judge because a lookup failed temporarily: received.lookup equals 'temperror'"
+
+
+def test_error_when_before_applies(tmp_path):
+    outcome = evaluate_rule(make_rule(tmp_path), facts(hops=[], lookup="temperror"))
+    assert outcome["outcome"] == "error"
+
+
+def test_needs_dns_absent_is_not_applicable(tmp_path):
+    outcome = evaluate_rule(make_rule(tmp_path, needs=["headers", "dns"]), facts())
+    assert outcome["outcome"] == "not_applicable"
+    assert outcome["detail"] == "needs dns facts, which this input does not provide"
+
+
+def test_needs_dns_present_is_judged(tmp_path):
+    with_dns = facts()
+    with_dns["dns"] = {}
+    assert evaluate_rule(make_rule(tmp_path, needs=["dns"]), with_dns)["outcome"] == "fail"
+
+
+def test_needs_message_without_body(tmp_path):
+    headers_only = facts()
+    headers_only["content"] = {"has_body": False}
+    outcome = evaluate_rule(make_rule(tmp_path, needs=["message"]), headers_only)
+    assert outcome["outcome"] == "not_applicable"
+
+
+def test_needs_message_with_body(tmp_path):
+    full = facts()
+    full["content"] = {"has_body": True}
+    assert evaluate_rule(make_rule(tmp_path, needs=["message"]), full)["outcome"] == "fail"
+
+
+def test_needs_ses_absent(tmp_path):
+    assert evaluate_rule(make_rule(tmp_path, needs=["ses"]), facts())["outcome"] == "not_applicable"
+
+
+def test_needs_headers_without_input(tmp_path):
+    dns_only = {"dns": {}, "received": facts()["received"]}
+    assert evaluate_rule(make_rule(tmp_path), dns_only)["outcome"] == "not_applicable"
+
+
+def test_evaluate_keeps_rule_order(tmp_path):
+    first = make_rule(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    second = make_rule(other, name="test-other", code="XT951")
+    assert [outcome["code"] for outcome in evaluate([second, first], facts())] == ["XT951", "XT950"]
+
+
+def test_absent_value_renders_empty(tmp_path):
+    rule = make_rule(tmp_path, message="[{{ f.nothing.deeper.still }}] [{{ f.nothing or 'fallback' }}]")
+    assert evaluate_rule(rule, facts())["message"] == "[] [fallback]"
+
+
+def test_empty_message_falls_back_to_title(tmp_path):
+    rule = make_rule(tmp_path, message="{{ f.nothing }}")
+    assert evaluate_rule(rule, facts())["message"] == "Slow hop"
+
+
+def test_message_whitespace_collapsed(tmp_path):
+    rule = make_rule(tmp_path, message="one\n  two\n\n three")
+    assert evaluate_rule(rule, facts())["message"] == "one two three"
+
+
+def test_no_autoescape(tmp_path):
+    rule = make_rule(tmp_path, message="{{ item.raw }} <b>&</b>")
+    assert evaluate_rule(rule, facts())["message"] == "from b by relay.example.org <b>&</b>"
+
+
+def test_template_syntax_error_names_field(tmp_path):
+    rule = make_rule(tmp_path, fix=["ok", "{% if %}"])
+    with pytest.raises(RuleFileError) as raised:
+        evaluate_rule(rule, facts())
+    assert str(raised.value).startswith(f"{rule.path}: field 'fix[1]': expected a valid Jinja2 template, found a syntax error on line 1")
+
+
+def test_esp_name_filter():
+    assert render("{{ 'amazonses' | esp_name }}", {}, None, "t") == "Amazon SES"
+    assert render("{{ 'unknownesp' | esp_name }}", {}, None, "t") == "unknownesp"
+
+
+def test_docs_flag_passed():
+    assert render("{% if docs %}all cases{% endif %}", {}, None, "t", docs=True) == "all cases"
+    assert render("{% if docs %}all cases{% endif %}", {}, None, "t") == ""
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ f.__class__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ '{0.__class__}'.format(f) }}",
+        "{{ f.identities.clear() }}",
+        "{{ f.identities.update({'x': 1}) }}",
+        "{{ f.received.hops.append(1) }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ lipsum.__globals__['os'] }}",
+        "{{ (f|attr('__class__')) }}",
+    ],
+)
+def test_sandbox_rejects_escape(template):
+    target = facts()
+    with pytest.raises(RuleFileError) as raised:
+        render(template, target, None, "rules/x.yaml: field 'message'")
+    assert "rules/x.yaml: field 'message': the template does something the sandbox forbids" in str(raised.value)
+    assert target == facts()
+
+
+def test_undefined_arithmetic_is_rule_error():
+    with pytest.raises(RuleFileError) as raised:
+        render("{{ f.missing + 1 }}", {}, None, "rules/x.yaml: field 'message'")
+    assert "uses an absent value in an operation" in str(raised.value)
+
+
+def test_template_cache_written_and_reused(tmp_path, monkeypatch):
+    from diag.engine import templates
+
+    monkeypatch.setenv(templates.CACHE_ENV, str(tmp_path))
+    templates._compile.cache_clear()
+    assert render("cached {{ f.x }}", {"x": 1}, None, "t") == "cached 1"
+    assert len(list((tmp_path / "templates").iterdir())) == 1
+
+    templates._compile.cache_clear()
+    monkeypatch.setattr(templates._environment(), "compile", lambda source: pytest.fail("compiled again"))
+    assert render("cached {{ f.x }}", {"x": 2}, None, "t") == "cached 2"
+    templates._compile.cache_clear()
+
+
+def test_template_cache_ignores_shared_folder(tmp_path, monkeypatch):
+    from diag.engine import templates
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates").chmod(0o777)
+    monkeypatch.setenv(templates.CACHE_ENV, str(tmp_path))
+    templates._compile.cache_clear()
+    assert render("shared {{ f.x }}", {"x": 1}, None, "t") == "shared 1"
+    assert list((tmp_path / "templates").iterdir()) == []
+    templates._compile.cache_clear()
+
+
+def test_template_cache_corrupt_entry_recompiled(tmp_path, monkeypatch):
+    from diag.engine import templates
+
+    monkeypatch.setenv(templates.CACHE_ENV, str(tmp_path))
+    templates._compile.cache_clear()
+    render("corrupt {{ f.x }}", {"x": 1}, None, "t")
+    entry = next((tmp_path / "templates").iterdir())
+    entry.write_bytes(b"\x00not marshal data")
+    templates._compile.cache_clear()
+    assert render("corrupt {{ f.x }}", {"x": 3}, None, "t") == "corrupt 3"
+    templates._compile.cache_clear()

@@ -1,0 +1,203 @@
+"""Identity fields: addresses, Return-Path, Message-ID, Feedback-ID and the sending service."""
+
+from email import policy
+from email.parser import BytesHeaderParser
+
+import pytest
+
+from diag.facts import identities
+from diag.messages.model import Header
+
+
+def headers_of(*fields: tuple[str, str]) -> list[Header]:
+    return [Header(name, value, position) for position, (name, value) in enumerate(fields)]
+
+
+def parse_block(block: bytes) -> list[Header]:
+    message = BytesHeaderParser(policy=policy.compat32).parsebytes(block)
+    return [Header(name, value, position) for position, (name, value) in enumerate(message.items())]
+
+
+def test_from_encoded_display_name():
+    facts = identities.collect(headers_of(("From", "=?utf-8?q?J=C3=B6rg_Example?= <jorg@Mail.Example.COM>")))
+    assert facts["from"]["display_name"] == "Jörg Example"
+    assert facts["from"]["address"] == "jorg@mail.example.com"
+    assert facts["from"]["domain"] == "mail.example.com"
+    assert facts["from"]["org_domain"] == "example.com"
+    assert facts["from_count"] == 1
+    assert facts["from_address_count"] == 1
+
+
+@pytest.mark.parametrize(
+    "value,display_name",
+    [
+        ("=?bogus-charset?q?Jordan?= <jordan@example.com>", "Jordan"),
+        ("=?UTF 8?B?Sm9yZGFu?= <jordan@example.com>", "Jordan"),
+        ("=?utf-8?q?unterminated <jordan@example.com>", "=?utf-8?q?unterminated"),
+        ("=?utf-8?b?Sm9yZGFu?=", ""),
+    ],
+)
+def test_from_malformed_encoded_word(value, display_name):
+    facts = identities.collect(headers_of(("From", value)))
+    assert facts["from"]["display_name"] == display_name
+
+
+def test_from_counted():
+    facts = identities.collect(headers_of(("From", "a@example.com"), ("From", "b@example.org")))
+    assert facts["from_count"] == 2
+    assert facts["from"]["address"] == "a@example.com"
+
+
+def test_from_mailbox_list():
+    facts = identities.collect(headers_of(("From", "a@example.com, Jordan <b@example.org>")))
+    assert facts["from_count"] == 1
+    assert facts["from_address_count"] == 2
+
+
+def test_from_missing():
+    facts = identities.collect(headers_of(("To", "a@example.com")))
+    assert facts == {"from_count": 0}
+
+
+def test_from_group_without_address():
+    facts = identities.collect(headers_of(("From", "undisclosed-recipients:;")))
+    assert facts["from_count"] == 1
+    assert "from" not in facts
+
+
+def test_from_without_domain():
+    facts = identities.collect(headers_of(("From", "MAILER-DAEMON")))
+    assert facts["from"]["address"] == "MAILER-DAEMON"
+    assert "domain" not in facts["from"]
+
+
+def test_from_unclosed_angle():
+    facts = identities.collect(headers_of(("From", "Jordan <jordan@example.com")))
+    assert facts["from"]["address"] == "jordan@example.com"
+
+
+def test_sender_and_reply_to():
+    facts = identities.collect(headers_of(
+        ("Sender", '"Example List" <list-bounces@lists.example.org>'),
+        ("Reply-To", "Jordan Doe <jordan@example.net>, team@example.net"),
+    ))
+    assert facts["sender"]["address"] == "list-bounces@lists.example.org"
+    assert facts["sender"]["display_name"] == "Example List"
+    assert facts["sender"]["org_domain"] == "example.org"
+    assert facts["reply_to"]["address"] == "jordan@example.net"
+
+
+def test_return_path_folded():
+    headers = parse_block(
+        b"Return-Path:\r\n 010f0193898333b2-294e9589-000000@us-east-2.amazonses.com\r\n"
+        b"From: Billing <billing@example.com>\r\n\r\n"
+    )
+    facts = identities.collect(headers)
+    assert facts["return_path"]["address"] == "010f0193898333b2-294e9589-000000@us-east-2.amazonses.com"
+    assert facts["return_path"]["domain"] == "us-east-2.amazonses.com"
+    assert facts["return_path"]["org_domain"] == "amazonses.com"
+    assert facts["esp"] == "amazonses"
+    assert facts["esp_source"] == "Return-Path"
+
+
+def test_return_path_null():
+    facts = identities.collect(headers_of(("Return-Path", "<>")))
+    assert facts["return_path"]["address"] == ""
+    assert facts["return_path"]["null"] is True
+    assert "domain" not in facts["return_path"]
+
+
+def test_return_path_topmost():
+    facts = identities.collect(headers_of(("Return-Path", "<a@example.com>"), ("Return-Path", "<b@example.org>")))
+    assert facts["return_path"]["address"] == "a@example.com"
+
+
+@pytest.mark.parametrize(
+    "value,host",
+    [
+        ("<20241203.1234@Mail.Example.NET>", "mail.example.net"),
+        ("<0100018f-abc@email.amazonses.com>", "email.amazonses.com"),
+        ("  <a@example.org> ", "example.org"),
+        ("<a@[192.0.2.1]>", "192.0.2.1"),
+    ],
+)
+def test_message_id_host(value, host):
+    assert identities.collect(headers_of(("Message-ID", value)))["message_id_host"] == host
+
+
+def test_message_id_without_host():
+    assert "message_id_host" not in identities.collect(headers_of(("Message-ID", "<no-at-sign>")))
+
+
+@pytest.mark.parametrize(
+    "value,region,fields",
+    [
+        ("1.us-east-1.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdef=:AmazonSES", "us-east-1", ["1.us-east-1.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdef="]),
+        ("::1.eu-west-2.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdef=:AmazonSES", "eu-west-2", ["", "", "1.eu-west-2.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdef="]),
+        ("1.us-gov-west-1.AbCd=:AmazonSES", "us-gov-west-1", ["1.us-gov-west-1.AbCd="]),
+        ("1.ap-southeast-2.AbCd=:amazonses", "ap-southeast-2", ["1.ap-southeast-2.AbCd="]),
+    ],
+)
+def test_feedback_id_ses(value, region, fields):
+    facts = identities.collect(headers_of(("Feedback-ID", value)))
+    assert facts["feedback_id"]["raw"] == value
+    assert facts["feedback_id"]["region"] == region
+    assert facts["feedback_id"]["fields"] == fields
+    assert facts["feedback_id"]["esp"] == "amazonses"
+    assert facts["esp"] == "amazonses"
+    assert facts["esp_source"] == "Feedback-ID"
+
+
+def test_feedback_id_gmail_form():
+    feedback = identities.parse_feedback_id("campaign42:customer7:newsletter:ExampleSender")
+    assert feedback["fields"] == ["campaign42", "customer7", "newsletter"]
+    assert feedback["sender_id"] == "ExampleSender"
+    assert "esp" not in feedback
+    assert "region" not in feedback
+
+
+def test_feedback_id_single_field():
+    feedback = identities.parse_feedback_id("just-one-value")
+    assert feedback["fields"] == ["just-one-value"]
+    assert "sender_id" not in feedback
+
+
+def test_feedback_id_x_header():
+    facts = identities.collect(headers_of(("X-Feedback-Id", "5e1c71caf81e3cfda23f6a56:mailgun")))
+    assert facts["feedback_id"]["field"] == "X-Feedback-ID"
+    assert facts["esp"] == "mailgun"
+
+
+def test_feedback_id_prefers_standard_field():
+    facts = identities.collect(headers_of(
+        ("X-Feedback-Id", "abc:mailgun"),
+        ("Feedback-ID", "1.us-west-2.AbCd=:AmazonSES"),
+    ))
+    assert facts["feedback_id"]["field"] == "Feedback-ID"
+    assert facts["feedback_id"]["region"] == "us-west-2"
+
+
+def test_esp_from_ses_outgoing():
+    facts = identities.collect(headers_of(("X-SES-Outgoing", "2024.12.02-192.0.2.11")))
+    assert facts["esp"] == "amazonses"
+    assert facts["esp_source"] == "X-SES-Outgoing"
+
+
+def test_esp_from_message_id():
+    facts = identities.collect(headers_of(("Message-ID", "<0100018f-abc@email.amazonses.com>")))
+    assert facts["esp"] == "amazonses"
+    assert facts["esp_source"] == "Message-ID"
+
+
+def test_esp_from_dkim_domain():
+    facts = identities.collect(headers_of(
+        ("DKIM-Signature", "v=1; a=rsa-sha256; d=example.com; s=s1; b=AAAA"),
+        ("DKIM-Signature", "v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=sendgrid.net; s=smtpapi; b=BBBB"),
+    ))
+    assert facts["esp"] == "sendgrid"
+    assert facts["esp_source"] == "DKIM-Signature"
+
+
+def test_esp_absent():
+    facts = identities.collect(headers_of(("From", "a@example.com"), ("Message-ID", "<x@example.com>")))
+    assert "esp" not in facts
