@@ -5,6 +5,8 @@ Usage: python bench/run.py [--messages N] [--only startup,throughput]
 - start-up: `maildiag analyze SAMPLE --offline --format json` against `python -c pass`
 - throughput: messages analysed per second in one process over N generated .eml files,
   against the stdlib BytesHeaderParser (compat32 policy) reading the same files
+- dns: `maildiag dns` against the checkdmarc CLI (wall time, DNS messages) and --jobs
+  throughput over --domains generated zones, in a network namespace (needs root)
 Other benchmarks register themselves in BENCHMARKS below.
 """
 
@@ -85,13 +87,22 @@ def bench_throughput(options) -> list[tuple[str, str, str]]:
     return [(f"throughput, {options.messages:,} .eml files, one process", f"{ours_rate:,.0f} msg/s", note)]
 
 
-BENCHMARKS = {"startup": bench_startup, "throughput": bench_throughput}
+def bench_dns(options) -> list[tuple[str, str, str]]:
+    """`maildiag dns` against checkdmarc, and --jobs throughput; see bench/dns_bench.py."""
+    import dns_bench
+
+    results = dns_bench.run_isolated(options.domains, min(options.runs, 5))
+    return dns_bench.rows(results)
+
+
+BENCHMARKS = {"startup": bench_startup, "throughput": bench_throughput, "dns": bench_dns}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000, help="number of generated messages")
-    parser.add_argument("--runs", type=int, default=15, help="runs per start-up timing")
+    parser.add_argument("--runs", type=int, default=15, help="runs per start-up timing (at most 5 for dns)")
+    parser.add_argument("--domains", type=int, default=1000, help="number of generated zones for the dns --jobs benchmark")
     parser.add_argument("--only", help="comma-separated benchmark names: " + ", ".join(BENCHMARKS))
     options = parser.parse_args()
 

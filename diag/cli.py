@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from diag import __version__, exitcodes
+from diag.dns.options import with_dns_source_options
 from diag.errors import InputError, MaildiagError
 
 log = logging.getLogger("diag")
@@ -109,33 +110,52 @@ def with_report_options(function):
     return function
 
 
+def _verify_resolver(offline, zones, nameservers, record, replay, timeout):
+    """Return the resolver for verifying full messages, or None when no DNS answers are available."""
+    if offline and not zones and not replay:
+        return None
+    from diag.dns.factory import make_resolver
+
+    return make_resolver(offline=offline, zones=list(zones), nameservers=list(nameservers), record=record, replay=replay, timeout=timeout)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[PATH ...]")
 @click.option("--authserv-id", metavar="ID", help="Trust only Authentication-Results from this receiver (RFC 8601 authserv-id).")
-@click.option("--offline", is_flag=True, help="Use only the message: no DNS or other network access.")
+@click.option("--offline", is_flag=True, help="Use only the message and any --zone or --replay files: no network access.")
+@with_dns_source_options
 @with_report_options
-def analyze(paths, authserv_id, offline, fmt, output, fail_on, rules_dirs):
+def analyze(paths, authserv_id, offline, zones, nameservers, record, replay, timeout, fmt, output, fail_on, rules_dirs):
     """Diagnose messages or pasted headers.
 
     PATH is an .eml file, a header-only text file or a folder of them. With no PATH, or
-    with -, the headers are read from standard input.
+    with -, the headers are read from standard input. A full message (headers and body)
+    is also verified: DKIM, ARC, SPF and DMARC are recomputed when DNS is available
+    (without --offline, or with --zone or --replay).
     """
+    from diag.dns.factory import closing
     from diag.pipeline import AnalyzeOptions, analyze_bytes, build_report, exit_code_for
 
     try:
         options = AnalyzeOptions(rules=_load_rules(rules_dirs), authserv_id=authserv_id, offline=offline)
         files = _expand_paths(paths or ("-",))
+        resolver = _verify_resolver(offline, zones, nameservers, record, replay, timeout)
     except MaildiagError as error:
         _fail(error)
 
     messages, errors = [], []
-    for path in files:
-        try:
-            messages.append(analyze_bytes(_read_input(path), source=path, options=options))
-        except InputError as error:
-            # One bad file is reported; the others are still analysed.
-            click.echo(f"maildiag: error: {error}", err=True)
-            errors.append({"source": path, "message": str(error)})
+    with closing(resolver) as resolver:
+        if resolver is not None:
+            from diag.verify.collect import VerifySession
+
+            options.verify_session = VerifySession(resolver)
+        for path in files:
+            try:
+                messages.append(analyze_bytes(_read_input(path), source=path, options=options))
+            except InputError as error:
+                # One bad file is reported; the others are still analysed.
+                click.echo(f"maildiag: error: {error}", err=True)
+                errors.append({"source": path, "message": str(error)})
 
     if not messages and errors and len(files) == 1:
         sys.exit(exitcodes.USAGE)
@@ -203,3 +223,9 @@ cli.add_command(ses)
 from diag.dnscheck.command import dns_command  # noqa: E402
 
 cli.add_command(dns_command)
+
+
+# `maildiag audit`: its module imports only click at load time.
+from diag.audit.command import audit  # noqa: E402
+
+cli.add_command(audit)

@@ -21,6 +21,8 @@ class AnalyzeOptions:
     authserv_id: str | None = None
     offline: bool = True
     extra_facts: dict = field(default_factory=dict)
+    # A diag.verify.collect.VerifySession when DNS answers are available; None skips verify.
+    verify_session: object | None = None
 
 
 def analyze_bytes(data: bytes, source: str, options: AnalyzeOptions, index: int = 0) -> dict:
@@ -28,6 +30,12 @@ def analyze_bytes(data: bytes, source: str, options: AnalyzeOptions, index: int 
     parsed = read_message(data, source=source, index=index)
     facts = build_facts(parsed, authserv_id=options.authserv_id)
     facts.update(options.extra_facts)
+    if options.verify_session is not None:
+        from diag.verify.collect import verify_message
+
+        verified = verify_message(data, facts, options.verify_session)
+        if verified is not None:
+            facts["verify"] = verified
     return message_report(facts, evaluate(options.rules, facts))
 
 

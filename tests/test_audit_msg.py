@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-#Xfrom diag.audit.sources import read_msg_file
+from diag.audit.sources import read_msg_file
 from diag.errors import InputError
 
 SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -129,3 +129,83 @@ def write_msg(path: Path, headers: str, **fields) -> Path:
     """Write an Outlook .msg file at `path` whose transport headers are `headers`."""
     path.write_bytes(compound_file(msg_streams(headers, **fields)))
     return path
+
+
+HEADERS = (
+    "Received: from a2-27.smtp-out.eu-west-1.amazonses.com (192.0.2.27) by\r\n"
+    " mx.example.net with ESMTPS; Tue, 3 Nov 2026 09:14:05 +0000\r\n"
+    "Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=eu-west-1.amazonses.com;\r\n"
+    " dkim=pass header.d=amazonses.com; dmarc=fail header.from=example.com\r\n"
+    "From: Accounts <invoices@example.com>\r\n"
+    "Subject: Invoice\r\n"
+    "\r\n"
+)
+
+
+def test_msg_reader_returns_transport_headers(tmp_path):
+    path = write_msg(tmp_path / "invoice.msg", HEADERS)
+
+    data = read_msg_file(str(path))
+
+    assert data.startswith(b"Received: from a2-27.smtp-out.eu-west-1.amazonses.com")
+    assert b"Authentication-Results: mx.example.net;" in data
+    assert b"From: Accounts <invoices@example.com>" in data
+
+
+def test_msg_reader_large_header_stream(tmp_path):
+    # 5,000 characters of UTF-16 exceed the 4,096-byte mini stream cutoff: a regular stream.
+    headers = HEADERS.replace("Subject: Invoice", "Subject: " + "x" * 5000)
+    path = write_msg(tmp_path / "big.msg", headers)
+
+    data = read_msg_file(str(path))
+
+    assert data.count(b"x") >= 5000
+    assert data.endswith(b"\r\n\r\n")
+
+
+def test_msg_reader_not_ole(tmp_path):
+    path = tmp_path / "plain.msg"
+    path.write_text("Received: by mx.example.net\n")
+
+    with pytest.raises(InputError) as error:
+        read_msg_file(str(path))
+
+    assert "not an Outlook .msg file" in str(error.value)
+    assert str(path) in str(error.value)
+
+
+def test_msg_reader_damaged_compound_file(tmp_path):
+    path = tmp_path / "damaged.msg"
+    path.write_bytes(compound_file(msg_streams(HEADERS))[:700])
+
+    with pytest.raises(InputError) as error:
+        read_msg_file(str(path))
+
+    assert "cannot read the Outlook .msg file" in str(error.value)
+
+
+def test_msg_reader_without_transport_headers(tmp_path):
+    # A draft or a sent item has no PidTagTransportMessageHeaders stream.
+    streams = msg_streams(HEADERS)
+    del streams["__substg1.0_007D001F"]
+    path = tmp_path / "draft.msg"
+    path.write_bytes(compound_file(streams))
+
+    with pytest.raises(InputError) as error:
+        read_msg_file(str(path))
+
+    assert "no transport headers" in str(error.value)
+
+
+def test_msg_sample_analysed_as_headers():
+    from diag.audit.runner import Analyzer, WorkerSettings
+    from diag.audit.sources import MSG, Task
+
+    sample = Path(__file__).resolve().parent.parent / "samples" / "audit" / "outlook" / "invoice-0048.msg"
+
+    result = Analyzer(WorkerSettings()).analyze(Task(str(sample), 0, MSG))
+
+    assert result.error is None
+    assert result.record["receiver"] == "Microsoft 365"
+    assert result.record["compauth"] == "fail"
+    assert result.record["from_domain"] == "example.com"

@@ -72,7 +72,20 @@ def test_newsletter_unsubscribe(newsletter):
 
 def test_newsletter_bulk(newsletter):
     assert newsletter["bulk"] is True
-    assert newsletter["bulk_reasons"] == ["Precedence: bulk", "List-Unsubscribe", "Feedback-ID"]
+    assert newsletter["bulk_reasons"] == ["Precedence: bulk", "List-Unsubscribe"]
+
+
+def test_ses_invoice_not_bulk():
+    # SES adds a Feedback-ID to transactional mail too; that alone is no bulk signal.
+    headers = [
+        Header("From", "invoices@example.com", 0),
+        Header("Feedback-ID", "1.eu-west-1.AbCdEf0123456789=:AmazonSES", 1),
+        Header("Subject", "Invoice 42", 2),
+    ]
+    parsed = ParsedMessage(headers=headers, body=None)
+    facts = content.collect(parsed, {"identities": identities.collect(headers)})
+    assert facts["bulk"] is False
+    assert facts["bulk_reasons"] == []
 
 
 def test_html_only_latin1():

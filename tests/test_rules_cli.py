@@ -79,3 +79,12 @@ def test_console_script_explains():
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith("compauth-fail (MD120): ")
     assert completed.stderr == ""
+
+
+def test_explain_every_shipped_rule():
+    from diag.engine.loader import load_rules
+
+    for rule in load_rules([]):
+        result = run("rules", "explain", rule.name)
+        assert result.exit_code == 0, f"{rule.name}: {result.output}"
+        assert "\nHow to fix\n  1. " in result.output, rule.name

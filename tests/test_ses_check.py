@@ -1,6 +1,6 @@
 """`maildiag ses check` against moto on loopback, with Stubber for the calls moto 5.2 lacks.
 
-Stubbed here: sesv2 GetAccount and GetConfigurationSetEventDestinations (moto answers 404),
+Stubbed here: sesv2 GetAccount and GetConfigurationSetEventDestinations (moto returns 404),
 and GetEmailIdentity where a test needs PENDING or MAIL FROM states that moto never reports.
 """
 

@@ -1,6 +1,6 @@
 """`maildiag ses probe` through the API against moto, reading the sent message back.
 
-Stubbed: sesv2 GetAccount (moto answers 404), and SendEmail where a test needs throttling.
+Stubbed: sesv2 GetAccount (moto returns 404), and SendEmail where a test needs throttling.
 """
 
 import email

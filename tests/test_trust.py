@@ -205,3 +205,15 @@ def test_compauth_undocumented_code():
     assert verdicts["compauth_reason"] == "501"
     assert verdicts["compauth_decoded"]["documented"] is False
     assert verdicts["compauth_decoded"]["meaning"] is None
+
+
+def test_dkim_comment_after_reason_kept():
+    headers = [
+        Header(
+            "Authentication-Results",
+            'mx.example.net; dkim=fail reason="signature verification failed" (body hash did not verify) header.d=example.com header.s=s1',
+            0,
+        )
+    ]
+    _, verdicts = trust.select(authres.collect(headers), headers, from_domain="example.com", dkim_signatures=[])
+    assert "body hash did not verify" in verdicts["dkim"][0]["comment"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from diag.dns.options import with_dns_source_options
 from diag.errors import InputError, MaildiagError, UsageError
 
 log = logging.getLogger(__name__)
@@ -101,25 +102,10 @@ class Run:
         return replace(expectations, domain=domain)
 
     def check_authoritative(self, domain: str, expectations, bootstrap) -> dict:
-        """Ask the zone's own nameservers directly; record where they disagree."""
-        from diag.dns.live import authoritative_resolvers
-        from diag.dnscheck.collect import collect_dns_facts
-        from diag.dnscheck.evidence import MemoResolver
+        """Collect the facts from the zone's own nameservers and compare their answers."""
+        from diag.dnscheck.authoritative import check_authoritative
 
-        servers = authoritative_resolvers(domain, bootstrap, port=self.options["authoritative_port"], timeout=self.options["timeout"])
-        if not servers:
-            raise InputError(f"no nameserver of {domain} has an address; check its NS records")
-        first = MemoResolver(servers[0])
-        facts = collect_dns_facts(first, domain, expectations)
-
-        disagreements = []
-        for server in servers[1:]:
-            for name, rdtype in first.queries:
-                mine, theirs = first.query(name, rdtype), server.query(name, rdtype)
-                if (mine.status, sorted(mine.records)) != (theirs.status, sorted(theirs.records)):
-                    disagreements.append({"name": name, "type": rdtype, "servers": {mine.server: [mine.status, list(mine.records)], theirs.server: [theirs.status, list(theirs.records)]}})
-        facts["authoritative"] = {"servers": [str(server.nameservers[0]) for server in servers], "disagreements": disagreements}
-        return facts
+        return check_authoritative(domain, expectations, bootstrap, port=self.options["authoritative_port"], timeout=self.options["timeout"])
 
     def check_all(self, domains: list[str]) -> list[dict]:
         """Check every domain, `--jobs` at a time; one resolver (and its cache) per run."""
@@ -173,11 +159,7 @@ def _split_nameservers(entries: tuple[str, ...]) -> int:
 @click.command("dns")
 @click.argument("domains", nargs=-1, metavar="DOMAIN... | @FILE")
 @click.option("--expect", "expect_file", metavar="FILE", help="Expectations: a TOML file, or a pyproject.toml with [tool.maildiag].")
-@click.option("--zone", "zones", multiple=True, metavar="FILE", help="Answer from this zone file (repeatable); other names go to live DNS.")
-@click.option("--nameserver", "nameservers", multiple=True, metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable).")
-@click.option("--record", metavar="FILE", help="Write every DNS answer to FILE for a later --replay.")
-@click.option("--replay", metavar="FILE", help="Answer only from a file written by --record; send no queries.")
-@click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for each DNS answer.")
+@with_dns_source_options
 @click.option("--authoritative", is_flag=True, help="Ask the domain's own nameservers directly and report where they disagree.")
 @click.option("--wait", "wait", metavar="DURATION", help="Repeat the checks until they pass or DURATION (e.g. 90s, 5m) has passed.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Domains checked at the same time.")

@@ -1,9 +1,9 @@
 """Compile and evaluate the condition trees of rule files (`applies`, `when`, `error_when`).
 
 A condition is a mapping with exactly one operator (see docs/rules.md). Compiling checks
-the tree once, at load time, and turns it into a `Condition` object whose `test(facts)`
-returns `(holds, match)`: `match` is the first list item that satisfied a `some`, with the
-fact path it sits at, so that messages and evidence can name it.
+the tree once, at load time, and turns it into a `Condition` object. Its `test(facts)`
+returns `(holds, match)`, where `match` is the first list item that satisfied a `some`
+together with the item's fact path, so that messages and evidence can name it.
 """
 
 import re

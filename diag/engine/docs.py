@@ -28,9 +28,9 @@ def print_rule_list(rules: list[Rule], stream: TextIO) -> None:
 
 def find_rule(rules: list[Rule], key: str) -> Rule:
     """Return the rule whose name, code or alias is `key` (case-insensitive); raise UsageError."""
-    wanted = key.strip().casefold()
+    requested = key.strip().casefold()
     for rule in rules:
-        if wanted in (selector.casefold() for selector in rule.selectors()):
+        if requested in (selector.casefold() for selector in rule.selectors()):
             return rule
     raise UsageError(f"no rule named {key}; run 'maildiag rules' to list them")
 

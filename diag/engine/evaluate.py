@@ -90,10 +90,10 @@ def _evidence(paths: tuple[FactPath, ...], facts: dict, match: Match | None) -> 
             if match is None:
                 continue
             value = FactPath(path.text, path.keys[1:]).resolve(match.item) if len(path.keys) > 1 else match.item
-            shown = ".".join([match.path, *path.text.split(".")[1:]])
+            reported_path = ".".join([match.path, *path.text.split(".")[1:]])
         else:
             value = path.resolve(facts)
-            shown = path.text
+            reported_path = path.text
         if value is not None:
-            evidence.append({"path": shown, "value": value})
+            evidence.append({"path": reported_path, "value": value})
     return evidence

@@ -2,8 +2,9 @@
 
 Every field is checked on load, so a rule that loads can be evaluated without further
 checks. A bad file raises RuleFileError naming the file, the field, what was expected and
-what was found. Templates are only syntax-checked lazily, when a rule first renders
-(see templates.py), because compiling them all costs more than the whole start-up budget.
+what was found. Templates compile only when a rule first renders (see templates.py):
+compiling all of the shipped ones took about 130 ms in a development container, half of
+the 0.25 s start-up target.
 """
 
 import logging

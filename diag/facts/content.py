@@ -69,10 +69,11 @@ def _bulk(parsed: ParsedMessage, facts: dict, list_fields: dict) -> dict:
     - Precedence bulk, list or junk;
     - a List-Id (RFC 2919) or a List-Unsubscribe (RFC 2369);
     - a Microsoft bulk complaint level of 1 or more (Microsoft Learn, "Bulk complaint
-      level (BCL)": 0 means the message is not from a bulk sender);
-    - a Feedback-ID, the field of Gmail's feedback loop for bulk senders.
-    NOTE: Amazon SES adds a Feedback-ID to every message, so transactional mail sent
-    through SES is also marked bulk.
+      level (BCL)": 0 means the message is not from a bulk sender).
+
+    A Feedback-ID does not count: Amazon SES adds one to every message, invoices and
+    password resets included, and Gmail's bulk-sender rules exempt such transactional mail
+    from one-click unsubscribe.
     """
     reasons = []
 
@@ -88,10 +89,6 @@ def _bulk(parsed: ParsedMessage, facts: dict, list_fields: dict) -> dict:
     bcl = (facts.get("microsoft") or {}).get("bcl")
     if isinstance(bcl, int) and bcl >= 1:
         reasons.append(f"BCL {bcl}")
-
-    feedback = (facts.get("identities") or {}).get("feedback_id")
-    if feedback:
-        reasons.append(feedback.get("field", "Feedback-ID"))
 
     return {"bulk": bool(reasons), "bulk_reasons": reasons}
 

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 # One Public Suffix List instance serves the process. orgdomain builds it on first use.
-from diag.facts.orgdomain import _list, org_domain
+from diag.facts.orgdomain import org_domain, public_suffix_list
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def text_domain(text: str) -> str | None:
     if match is None:
         return None
     domain = _ascii_domain(match.group(1))
-    if domain is None or _list().publicsuffix(domain, accept_unknown=False) is None:
+    if domain is None or public_suffix_list().publicsuffix(domain, accept_unknown=False) is None:
         return None
     return domain
 

@@ -7,7 +7,8 @@ import functools
 _psl = None
 
 
-def _list():
+def public_suffix_list():
+    """Return the process-wide PublicSuffixList instance."""
     global _psl
     if _psl is None:
         from publicsuffixlist import PublicSuffixList
@@ -33,7 +34,7 @@ def org_domain(domain: str | None) -> str | None:
     domain = normalise(domain)
     if domain is None:
         return None
-    return _list().privatesuffix(domain) or domain
+    return public_suffix_list().privatesuffix(domain) or domain
 
 
 def aligned(domain: str | None, from_domain: str | None, strict: bool = False) -> bool:

@@ -138,8 +138,12 @@ def _dkim_verdicts(clauses: list[dict], from_domain: str | None, signatures: lis
         }
         if result["properties"].get("header.a"):
             entry["algorithm"] = result["properties"]["header.a"].lower()
-        if result.get("comment"):
-            entry["comment"] = result["comment"]
+        # Receivers put the failure detail in the clause comment or in a comment after
+        # reason= or a property ("(body hash did not verify)"); keep every one of them.
+        comments = [result["comment"]] if result.get("comment") else []
+        comments.extend((result.get("property_comments") or {}).values())
+        if comments:
+            entry["comment"] = "; ".join(comments)
         signature = _match_signature(domain, result, signatures, used)
         if signature is not None:
             entry["signature"] = signature

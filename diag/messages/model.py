@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from email.message import Message
 
 # A fold: a line break followed by whitespace (RFC 5322 section 2.2.3).
@@ -19,7 +20,9 @@ class Header:
     # 0 for the topmost field. Receivers prepend, so a lower position is a later hop.
     position: int
 
-    @property
+    # cached_property stores the result in the instance __dict__, which a frozen dataclass
+    # allows, because the facts modules read the same value many times.
+    @cached_property
     def unfolded(self) -> str:
         """The value with folding removed (RFC 5322 section 2.2.3).
 
@@ -27,10 +30,14 @@ class Header:
         so "a\r\n b" becomes "a b". A line break not followed by whitespace is not a fold
         and becomes a space.
         """
+        if "\n" not in self.value:
+            return self.value.strip()
         return _LINE_BREAK.sub(" ", _FOLD.sub("", self.value)).strip()
 
     def is_named(self, name: str) -> bool:
-        return self.name.lower() == name.lower()
+        # Field names are ASCII (RFC 5322 section 3.6.8) and lower() keeps the length of
+        # ASCII text, so names of another length cannot match. The check skips most lower() calls.
+        return len(self.name) == len(name) and self.name.lower() == name.lower()
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,8 @@ class ParsedMessage:
     repairs: list[Repair] = field(default_factory=list)
     source: str = "-"
     index: int = 0
-    # The stdlib parse of the repaired bytes, for MIME walking of the body.
+    # The stdlib parse (compat32 policy) of the repaired bytes, for MIME walking of the body.
+    # None when `body` is None.
     email: Message | None = None
 
     @property

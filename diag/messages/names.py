@@ -78,8 +78,8 @@ MESSAGE_NAMES = frozenset({
 
 MESSAGE_PREFIXES = ("x-ms-", "list-", "content-", "resent-", "x-ses-", "x-amz", "x-sg-", "x-mailgun-")
 
-# RFC 5322 section 3.6 allows these at most once, so a second one after a blank line is a
-# quoted message in the body rather than more of the same header block.
+# RFC 5322 section 3.6 allows these at most once, so the reader takes a second one after a
+# blank line as the start of a quoted message in the body, not more of the header block.
 SINGLE_NAMES = frozenset({
     "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
     "references", "subject", "mime-version", "content-type",

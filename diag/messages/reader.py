@@ -21,11 +21,11 @@ from diag.messages.repair import match_field, read_damaged
 
 log = logging.getLogger(__name__)
 
-# Header fields of a clean block: the name (RFC 5322 section 3.6.8, starting with a letter
-# or digit), a colon followed by whitespace or the end of the line, so that a wrapped
-# "22:34:58 +0000" is not read as a field, and continuation lines that start with
-# whitespace (section 2.2.3). "." also matches CR; the line endings are checked apart,
-# because excluding CR here makes the match about three times slower.
+# A header field of a clean block. The name (RFC 5322 section 3.6.8) starts with a letter or
+# digit. The colon is followed by whitespace or the end of the line, so that a wrapped
+# "22:34:58 +0000" is not read as a field. Continuation lines start with whitespace
+# (section 2.2.3). "." also matches CR, and the line endings are checked apart, because
+# excluding CR here makes the match about three times slower.
 # Groups: the whole field, the name, the value.
 _CLEAN_FIELD = re.compile(r"(([A-Za-z0-9][!-9;-~]*):(?:[ \t]+|(?=\r?\n)|\Z)(.*(?:\n[ \t].*)*)(?:\n|\Z))")
 _NONSPACE = re.compile(rb"\S")
@@ -70,7 +70,6 @@ def read_message(data: bytes, source: str = "-", index: int = 0) -> ParsedMessag
         )
 
     log.debug("read %s #%d: %d fields, body %s, %d repairs", where, index, len(headers), body is not None, len(repairs))
-    # NOTE: a header-only input gets email=None, because there is no body to walk.
     return ParsedMessage(headers=headers, body=body, repairs=repairs, source=source, index=index, email=message)
 
 
@@ -151,9 +150,9 @@ def _read_clean(data: bytes) -> _CleanRead | None:
 def _headers_may_continue(headers: list[Header], body: bytes) -> bool:
     """Check whether the text after the first blank line may be more header fields of a paste.
 
-    The repair reader makes the decision; this only has to be cheap and never miss a case:
-    without a Content-Type, a known field or an indented line after the blank line sends
-    the input to the repair reader.
+    The repair reader makes the decision, so this check only has to be cheap and miss no
+    case. Without a Content-Type, a known field or an indented line after the blank line
+    sends the input to the repair reader.
     """
     if any(header.is_named("content-type") for header in headers):
         return False
@@ -168,8 +167,9 @@ def _mime_message(clean: _CleanRead) -> Message:
     """Parse the body with the stdlib parser and attach the header fields already read.
 
     email.message_from_bytes would parse the header block a second time, which more than
-    doubles the reader's cost; the body parser needs only Content-Type to find the MIME parts.
-    The result equals message_from_bytes(data, policy=compat32) except for header defects.
+    doubles the reader's cost. The body parser needs only Content-Type to find the MIME
+    parts. The result equals message_from_bytes(data, policy=compat32) except that header
+    defects are not recorded.
     """
     # The compat32 bytes parser stores a value without the line ending after it and keeps
     # non-ASCII bytes as surrogate escapes, so that as_bytes() writes back the bytes read.

@@ -7,9 +7,9 @@ recorded as a Repair so that the report can show it. A line is never dropped sil
 - a line that cannot belong to any field (before the first field) is kept as a repair of
   kind `unparsed-line` whose detail is the line text.
 
-Repair kinds: bom, line-endings, non-utf8, mbox-from-line, mbox-from-quoting, indentation,
-table-heading, table-rows, space-before-colon, continuation, blank-line, double-spaced,
-missing-blank-line, truncated, unparsed-line.
+Repair kinds made here: bom, line-endings, non-utf8, mbox-from-line, mbox-from-quoting,
+indentation, table-heading, table-rows, space-before-colon, continuation, blank-line,
+double-spaced, missing-blank-line, truncated, unparsed-line. The reader adds utf-16.
 """
 
 import logging
@@ -25,8 +25,8 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 # RFC 5322 section 3.6.8: a field name is printable US-ASCII except the colon. Names that
 # start with punctuation are not accepted, because in damaged pastes such lines are wrapped
-# values ("(2603:10b6:610:60::34) by ..."); digits are, because real names such as
-# "360nrsId" exist.
+# values ("(2603:10b6:610:60::34) by ..."). Names that start with a digit are accepted,
+# because real ones such as "360nrsId" exist.
 _FIELD_LINE = re.compile(r"([A-Za-z0-9][!-9;-~]*)([ \t]*):(.*)\Z", re.DOTALL)
 
 # Microsoft Message Header Analyzer and Outlook copy headers as table rows:
@@ -134,7 +134,7 @@ def _decode(line: _Line, number: int, state: _State) -> None:
         line.encoding = "utf-8"
     except UnicodeDecodeError:
         # RFC 6532 allows UTF-8 in header fields. Bytes that are not UTF-8 are most often
-        # Latin-1 or Windows-1252, and Latin-1 decodes every byte, so the reader never fails.
+        # Latin-1 or Windows-1252, and Latin-1 maps every byte, so this decoding cannot fail.
         line.text = content.decode("latin-1")
         line.encoding = "latin-1"
         state.repairs.append(Repair("non-utf8", number, "the line is not valid UTF-8 and was decoded as Latin-1"))

@@ -57,7 +57,7 @@ class Recorder:
 
     def _record_failure(self, key: str, operation: str, outcome: str, error: botocore.exceptions.ClientError) -> None:
         code = aws.error_code(error)
-        # Keep the first line: some endpoints answer errors with a whole HTML page.
+        # Keep the first line: some endpoints return a whole HTML page as the error message.
         message = (error.response.get("Error", {}).get("Message") or "").strip().splitlines()[:1]
         # A later failure of the same key (one call per identity) keeps the first outcome.
         self.outcomes.setdefault(key, outcome)

@@ -119,7 +119,7 @@ def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
     return base + (rng or random).uniform(0, base / 2)
 
 
-def with_backoff(send, is_throttled, sleep=time.sleep, what: str = "send"):
+def with_backoff(send, is_throttled, sleep=time.sleep, operation: str = "send"):
     """Call `send()` and retry it while `is_throttled(error)` holds, at most MAX_ATTEMPTS times."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
@@ -128,6 +128,6 @@ def with_backoff(send, is_throttled, sleep=time.sleep, what: str = "send"):
             if not is_throttled(error) or attempt == MAX_ATTEMPTS:
                 raise
             delay = backoff_delay(attempt)
-            log.warning("%s throttled (attempt %d of %d); retrying in %.1f s", what, attempt, MAX_ATTEMPTS, delay)
+            log.warning("%s throttled (attempt %d of %d); retrying in %.1f s", operation, attempt, MAX_ATTEMPTS, delay)
             sleep(delay)
     raise AssertionError("unreachable: the loop returns or raises")

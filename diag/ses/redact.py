@@ -13,7 +13,7 @@ MASK = "[redacted]"
 
 # 40 characters from the base64 alphabet, not part of a longer token. A SHA-1 hex digest
 # also matches, which is an acceptable false positive in a log line.
-_KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 # Secrets shorter than this are not registered: masking "a" everywhere would garble logs.
 _MIN_SECRET_LENGTH = 8
 

@@ -84,7 +84,7 @@ def send(context: aws.AwsContext, sender: str, recipients: list[Recipient], conf
 
         limiter.wait()
         try:
-            response = with_backoff(lambda: client.send_email(**params), aws.is_throttling, sleep=sleep, what=f"SendEmail to {recipient.address}")
+            response = with_backoff(lambda: client.send_email(**params), aws.is_throttling, sleep=sleep, operation=f"SendEmail to {recipient.address}")
         except botocore.exceptions.ClientError as error:
             if aws.error_code(error) == "MessageRejected":
                 raise _rejected_error(error, context.region) from None

@@ -16,7 +16,7 @@ from diag.ses.redact import register_secret
 
 log = logging.getLogger(__name__)
 
-# SES answers "454 Throttling failure: Maximum sending rate exceeded." when sending too fast
+# SES replies "454 Throttling failure: Maximum sending rate exceeded." when sending too fast
 # (SES Developer Guide, "SMTP response codes").
 THROTTLING_CODES = {454}
 IMPLICIT_TLS_PORT = 465
@@ -44,7 +44,7 @@ def _connect(host: str, port: int, tls_context: ssl.SSLContext) -> smtplib.SMTP:
     connection.ehlo()
     if not connection.has_extn("starttls"):
         connection.quit()
-        raise UsageError(f"SMTP server {host}:{port} does not offer STARTTLS; refusing to send credentials in clear text")
+        raise UsageError(f"SMTP server {host}:{port} does not offer STARTTLS; maildiag does not send credentials in clear text")
     connection.starttls(context=tls_context)
     # RFC 3207 section 4.2: the client must discard what it learned before TLS and EHLO again.
     connection.ehlo()
@@ -53,9 +53,12 @@ def _connect(host: str, port: int, tls_context: ssl.SSLContext) -> smtplib.SMTP:
 
 def send(host: str, port: int, user: str, password: str, sender: str, recipients: list[Recipient],
          configuration_set: str | None = None, cafile: str | None = None, sleep=time.sleep) -> list[dict]:
-    """Send one probe per recipient over one SMTP session; return [{recipient, token, message_id, reply}]."""
+    """Send one probe per recipient over one SMTP session; return [{recipient, token, message_id, simulator}]."""
     register_secret(password)
-    tls_context = ssl.create_default_context(cafile=cafile)
+    try:
+        tls_context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as error:
+        raise UsageError(f"--smtp-cafile {cafile}: cannot load CA certificates ({error.strerror or error})") from None
     limiter = RateLimiter(1.0, sleep=sleep)
     results = []
     try:
@@ -67,8 +70,8 @@ def send(host: str, port: int, user: str, password: str, sender: str, recipients
                 message = build_message(sender, recipient.address, token, configuration_set)
                 limiter.wait()
                 with_backoff(lambda: connection.send_message(message, from_addr=sender, to_addrs=[recipient.address]),
-                             _is_throttled, sleep=sleep, what=f"SMTP send to {recipient.address}")
-                # SES answers DATA with "250 Ok MESSAGE-ID"; smtplib keeps no reply text for it,
+                             _is_throttled, sleep=sleep, operation=f"SMTP send to {recipient.address}")
+                # SES replies to DATA with "250 Ok MESSAGE-ID"; smtplib keeps no reply text for it,
                 # so the probe is found by its token.
                 results.append({"recipient": recipient.address, "token": token, "message_id": None, "simulator": recipient.simulator})
                 log.info("probe %s sent to %s over SMTP", token, recipient.address)
@@ -83,11 +86,11 @@ def send(host: str, port: int, user: str, password: str, sender: str, recipients
         raise UsageError(f"SMTP server {host}:{port}: {error}") from None
     except smtplib.SMTPRecipientsRefused as error:
         codes = "; ".join(f"{address}: {code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}" for address, (code, text) in error.recipients.items())
-        raise UsageError(f"SMTP server {host}:{port} refused the recipient: {codes}") from None
+        raise UsageError(f"SMTP server {host}:{port} rejected the recipient: {codes}") from None
     except smtplib.SMTPResponseException as error:
         text = _text(error)
         if error.smtp_code in THROTTLING_CODES or 400 <= error.smtp_code < 500:
-            raise TemporaryFailure(f"SMTP server {host}:{port} answered {error.smtp_code} {text}; retry later") from None
+            raise TemporaryFailure(f"SMTP server {host}:{port} replied {error.smtp_code} {text}; retry later") from None
         hint = "; in the SES sandbox, send to the mailbox simulator (--to success) or verify the recipient" if "not verified" in text.lower() else ""
         raise UsageError(f"SMTP server {host}:{port} rejected the probe: {error.smtp_code} {text}{hint}") from None
     except ssl.SSLError as error:

@@ -1,0 +1,143 @@
+"""Fill `verify.*`: our own DKIM, ARC, SPF and DMARC results for a full message, beside the receiver's.
+
+Runs only when the input has a body and DNS answers are available (see `should_verify`).
+Each result also carries the receiver's verdict for the same check (`receiver_result`), so
+rules can name the checks where we disagree with the receiver.
+"""
+
+import logging
+import time
+
+from diag.dns.resolver import Resolver
+from diag.verify.lookup import KeyStore
+
+log = logging.getLogger(__name__)
+
+
+class VerifySession:
+    """The resolver and DKIM key cache of one run, shared by every message it verifies."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.keys = KeyStore(resolver)
+
+
+def should_verify(facts: dict, session: VerifySession | None) -> bool:
+    """Tell whether to verify: a full message (headers and body) and a source of DNS answers."""
+    return session is not None and facts.get("input", {}).get("kind") == "message" and facts.get("content", {}).get("has_body", True)
+
+
+def verify_message(message: bytes, facts: dict, session: VerifySession | None) -> dict | None:
+    """Return the `verify` facts, or None when `should_verify` says no."""
+    if not should_verify(facts, session):
+        return None
+    if facts["input"].get("repairs"):
+        # The repaired bytes are not the bytes that were signed, so every signature would fail.
+        return {"skipped": "the input was repaired (a damaged paste), so its signatures cannot be checked; pass the original .eml file"}
+    return collect(message, facts, session)
+
+
+def _mbox_stripped(message: bytes) -> bytes:
+    # An mbox "From " separator line is not a header field (RFC 4155); dkimpy skips it too.
+    if message.startswith(b"From "):
+        return message.split(b"\n", 1)[1] if b"\n" in message else b""
+    return message
+
+
+def _receiver_dkim(facts: dict) -> dict[int, str]:
+    """Return {signature index: receiver's dkim result} from verdicts.dkim."""
+    return {entry["signature"]: entry.get("result") for entry in facts.get("verdicts", {}).get("dkim", []) if entry.get("signature") is not None}
+
+
+def _dkim(message: bytes, facts: dict, session: VerifySession, received_at: float | None) -> list[dict]:
+    from diag.verify.dkim import SignatureVerifier
+
+    signatures = SignatureVerifier(message, session.keys, received_at=received_at).verify_all()
+    receiver = _receiver_dkim(facts)
+    header_signatures = facts.get("dkim_signatures", [])
+    hops = facts.get("received", {}).get("hops", [])
+    for entry in signatures:
+        if entry["result"] != "pass" and entry["index"] < len(header_signatures):
+            # Header fields are prepended in transit, so the Received fields above a
+            # DKIM-Signature were added by the hops that handled the message after signing.
+            position = header_signatures[entry["index"]].get("position", 0)
+            entry["after_signing_hops"] = [hop.get("by") or hop.get("raw", "")[:80] for hop in hops if hop.get("position", 0) < position]
+        if entry["index"] in receiver:
+            entry["receiver_result"] = receiver[entry["index"]]
+        if entry.get("receiver_result") == "pass" and entry["result"] != "pass":
+            entry["since_receipt"] = _since_receipt(entry, received_at)
+    return signatures
+
+
+def _since_receipt(entry: dict, received_at: float | None) -> str:
+    """Explain a signature that the receiver accepted and that fails now."""
+    when = time.strftime("%Y-%m-%d", time.gmtime(received_at)) if received_at else "delivery"
+    if entry["reason"] in ("key-not-found", "key-revoked"):
+        signed = f" (signed {entry['signed_at']})" if entry.get("signed_at") else ""
+        return f"the key {entry.get('key_name')} was removed or revoked after {when}{signed}: the signer rotated its selector"
+    if entry["reason"] == "expired":
+        return "the signature's x= date has passed since the receiver checked it"
+    if entry["reason"] in ("body-hash-mismatch", "header-signature-mismatch"):
+        return "this copy differs from the one the receiver checked: it was changed after delivery (a forward, an archive, or a client that re-saved it)"
+    return f"the result changed since {when}: {entry['detail']}"
+
+
+def _spf(facts: dict, session: VerifySession, client: dict | None) -> dict | None:
+    from diag.verify.spf import check_spf
+
+    if client is None:
+        return None
+    verdicts = facts.get("verdicts", {})
+    mailfrom = None
+    for header in facts.get("auth", {}).get("headers", []):
+        if header.get("position") in set((facts.get("auth", {}).get("trusted") or {}).get("positions") or []):
+            for result in header.get("results", []):
+                if result.get("method") == "spf" and result.get("properties", {}).get("smtp.mailfrom"):
+                    mailfrom = mailfrom or result["properties"]["smtp.mailfrom"]
+    if mailfrom is None:
+        mailfrom = (facts.get("identities", {}).get("return_path") or {}).get("address") or verdicts.get("spf_domain")
+
+    fact = {key: client[key] for key in ("ip", "ip_source") if key in client}
+    fact.update(check_spf(session.resolver, client["ip"], mailfrom, client.get("helo")))
+    if verdicts.get("spf"):
+        fact["receiver_result"] = verdicts["spf"]
+    return fact
+
+
+def collect(message: bytes, facts: dict, session: VerifySession) -> dict:
+    """Return the `verify` facts of one message."""
+    import dkim  # dkimpy; kept off the `analyze --offline` import path
+
+    from diag.verify.arc import verify_arc
+    from diag.verify.boundary import connecting_client
+    from diag.verify.dmarc import evaluate
+
+    message = _mbox_stripped(message)
+    client = connecting_client(facts)
+    received_at = (client or {}).get("received_at")
+    result: dict = {}
+
+    try:
+        result["dkim"] = _dkim(message, facts, session, received_at)
+        arc = verify_arc(message, session.keys, facts.get("arc", {}).get("sets", []))
+    except dkim.MessageFormatError as error:
+        # dkimpy's parser rejects a header line without a colon; report it, keep the rest.
+        result["dkim"] = []
+        result["error"] = f"dkimpy could not parse the message: {error}"
+        arc = None
+    if arc is not None:
+        if facts.get("verdicts", {}).get("arc"):
+            arc["receiver_result"] = facts["verdicts"]["arc"]
+        result["arc"] = arc
+
+    spf = _spf(facts, session, client)
+    if spf is not None:
+        result["spf"] = spf
+
+    from_domain = (facts.get("identities", {}).get("from") or {}).get("domain")
+    dmarc = evaluate(session.resolver, from_domain, spf, result["dkim"])
+    if dmarc is not None:
+        if facts.get("verdicts", {}).get("dmarc"):
+            dmarc["receiver_result"] = facts["verdicts"]["dmarc"]
+        result["dmarc"] = dmarc
+    return result
