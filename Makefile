@@ -11,10 +11,14 @@ DEMO_SAMPLE := samples/headers/ses-to-m365-spoof.txt
 
 .PHONY: install system-packages demo test test-all bench acceptance clean
 
+# pip's output goes to a log that is printed only when the install fails, because the
+# editable build of a package with mapped folders prints long setuptools notices.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip "setuptools>=68" wheel
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "installing maildiag and its test dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/pip install --quiet --upgrade pip "setuptools>=77" wheel > $(VENV)/install.log 2>&1 \
+	  && $(BIN)/pip install --quiet -e '.[test]' >> $(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -12,7 +12,7 @@ only interface is loopback: no query from either tool can leave the machine. Ins
   addresses, without a port, so both tools are counted at the same place.
 
 Comparison: both CLIs check the same five sample domains in one process each, with a warm
-Unbound cache; the table gives the median wall time and the DNS messages each sent.
+Unbound cache. The table gives the median wall time and the DNS messages each tool sent.
 Throughput: `maildiag dns @FILE --jobs N` over the generated domains, sent straight to Knot
 so that the resolver's cache does not hide maildiag's own work.
 """
@@ -201,7 +201,7 @@ def measure_throughput(domains: list[str], knot: KnotServer, workdir: Path, jobs
 
 
 def wait_for_zones(knot: KnotServer, domains: list[str], timeout: float = 60.0) -> None:
-    """Wait until Knot answers the SOA of the last generated zone; it loads zones in the background."""
+    """Wait until Knot returns the SOA of the last generated zone, because it loads zones in the background."""
     deadline = time.monotonic() + timeout
     query = dns.message.make_query(domains[-1], "SOA")
     while time.monotonic() < deadline:

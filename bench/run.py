@@ -5,19 +5,26 @@ Usage: python bench/run.py [--messages N] [--only startup,throughput]
 - start-up: `maildiag analyze SAMPLE --offline --format json` against `python -c pass`
 - throughput: messages analysed per second in one process over N generated .eml files,
   against the stdlib BytesHeaderParser (compat32 policy) reading the same files
+- audit: `maildiag audit --offline -f jsonl` at --jobs 1 and 2 over N .eml files in a folder
+  and over an mbox of M messages, against the stdlib header parser over the same inputs,
+  with the peak resident memory of the audit's processes (parent and workers summed)
 - dns: `maildiag dns` against the checkdmarc CLI (wall time, DNS messages) and --jobs
   throughput over --domains generated zones, in a network namespace (needs root)
+- verify: full verifications per second (DKIM, ARC, SPF, DMARC) of samples/verify/ against
+  a bare dkimpy verify loop over the same messages, keys cached; see bench/verify_bench.py
 Other benchmarks register themselves in BENCHMARKS below.
 """
 
 import argparse
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
@@ -43,14 +50,86 @@ def bench_startup(options) -> list[tuple[str, str, str]]:
     return [("start-up, median of %d runs" % options.runs, f"{ours:.3f} s", f"python -c pass: {baseline:.3f} s (target: maildiag < 0.25 s)")]
 
 
+# Bodies for header-only samples, by the Content-Type the sample declares. {nl} is the
+# sample's line ending and {boundary} the multipart boundary it declares.
+_PLAIN_BODY = "Hello Alice,{nl}{nl}your order 4411 has shipped and should arrive on Thursday.{nl}{nl}-- {nl}Example Shop{nl}"
+_HTML_BODY = (
+    '<html><body><p>Hello Alice,</p><p>your order 4411 has shipped.'
+    ' Track it at <a href="https://shop.example.net/track/4411">shop.example.net</a>.</p>{nl}'
+    '<p><a href="https://shop.example.net/account">Your account</a></p></body></html>{nl}'
+)
+_MULTIPART_BODY = (
+    "--{boundary}{nl}Content-Type: text/plain; charset=utf-8{nl}{nl}" + _PLAIN_BODY
+    + "--{boundary}{nl}Content-Type: text/html; charset=utf-8{nl}{nl}" + _HTML_BODY
+    + "--{boundary}--{nl}"
+)
+
+
+def message_templates() -> list[bytes]:
+    """Return the bundled samples that look like received mail, each as a full message.
+
+    A sample qualifies when maildiag's reader accepts it without any repair and it has a
+    From field and at least one Received field. That keeps the .eml files and the header
+    samples copied from delivered mail, and leaves out the deliberately damaged pastes
+    (samples/headers/paste-*), the binary and empty files, and header lists that are no
+    message (received-date-forms.txt has no From). A header-only sample gets a short body
+    that matches its Content-Type: text, HTML with two links, or both as
+    multipart/alternative.
+    """
+    from diag.errors import InputError
+    from diag.messages.reader import read_message
+
+    templates = []
+    for path in sorted((ROOT / "samples").rglob("*")):
+        if path.suffix not in {".eml", ".txt"} or not path.is_file():
+            continue
+        data = path.read_bytes()
+        try:
+            parsed = read_message(data, source=str(path))
+        except InputError:
+            continue
+        names = {header.name.lower() for header in parsed.headers}
+        if parsed.repairs or "from" not in names or "received" not in names:
+            continue
+        if parsed.body is None:
+            data = _with_body(data.rstrip(b"\r\n"), BytesHeaderParser(policy=compat32).parsebytes(data))
+        templates.append(data)
+    return templates
+
+
+def _with_body(head: bytes, header: Message) -> bytes:
+    newline = "\r\n" if b"\r\n" in head else "\n"
+    content_type = header.get_content_type()
+    if content_type.startswith("multipart/") and header.get_boundary():
+        body = _MULTIPART_BODY.format(nl=newline, boundary=header.get_boundary())
+    elif content_type == "text/html":
+        body = _HTML_BODY.format(nl=newline)
+    else:
+        body = _PLAIN_BODY.format(nl=newline)
+    return head + (newline * 2 + body).encode("utf-8")
+
+
+_MESSAGE_ID = re.compile(rb"^(Message-ID:[ \t]*<)", re.IGNORECASE | re.MULTILINE)
+
+
 def generate_messages(folder: Path, count: int) -> list[Path]:
-    """Write `count` .eml files: the bundled samples with a unique Message-ID each."""
-    templates = [path.read_bytes() for path in sorted((ROOT / "samples").rglob("*")) if path.suffix in {".eml", ".txt"} and path.stat().st_size < 200_000]
+    """Write `count` .eml files, cycling through message_templates() in order.
+
+    Each copy gets a unique Message-ID: the number is put in front of the template's own
+    id (its host, which tells the sending service, is kept), or a Message-ID field is
+    added at the top when the template has none.
+    """
+    templates = message_templates()
     paths = []
     for number in range(count):
         data = templates[number % len(templates)]
+        tag = b"bench%06d." % number
+        data, replaced = _MESSAGE_ID.subn(lambda match: match.group(1) + tag, data, count=1)
+        if not replaced:
+            newline = b"\r\n" if b"\r\n" in data[:1000] else b"\n"
+            data = b"Message-ID: <" + tag + b"@example.com>" + newline + data
         path = folder / f"{number:06d}.eml"
-        path.write_bytes(b"X-Bench-Id: %d\n" % number + data)
+        path.write_bytes(data)
         paths.append(path)
     return paths
 
@@ -95,12 +174,27 @@ def bench_dns(options) -> list[tuple[str, str, str]]:
     return dns_bench.rows(results)
 
 
-BENCHMARKS = {"startup": bench_startup, "throughput": bench_throughput, "dns": bench_dns}
+def bench_audit(options) -> list[tuple[str, str, str]]:
+    """`maildiag audit` at --jobs 1 and 2 over a folder and an mbox; see bench/audit_bench.py."""
+    import audit_bench
+
+    return audit_bench.rows(options.messages, options.mbox_messages, generate_messages, message_templates)
+
+
+def bench_verify(options) -> list[tuple[str, str, str]]:
+    """Full verifications per second against a bare dkimpy loop; see bench/verify_bench.py."""
+    import verify_bench
+
+    return verify_bench.rows(options.messages)
+
+
+BENCHMARKS = {"startup": bench_startup, "throughput": bench_throughput, "dns": bench_dns, "audit": bench_audit, "verify": bench_verify}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000, help="number of generated messages")
+    parser.add_argument("--mbox-messages", type=int, default=100_000, help="messages in the mbox of the audit benchmark")
     parser.add_argument("--runs", type=int, default=15, help="runs per start-up timing (at most 5 for dns)")
     parser.add_argument("--domains", type=int, default=1000, help="number of generated zones for the dns --jobs benchmark")
     parser.add_argument("--only", help="comma-separated benchmark names: " + ", ".join(BENCHMARKS))

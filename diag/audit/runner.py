@@ -56,21 +56,26 @@ class Result:
 
 
 class Analyzer:
-    """Analyses tasks with the rules loaded once; one per worker process."""
+    """Analyses tasks with the rules loaded once; one per worker process.
 
-    def __init__(self, settings: WorkerSettings) -> None:
+    `resolver`, when given, answers the DNS questions of message verification (DKIM, SPF,
+    DMARC): the run's resolver with one job, a WorkerResolver on the shared one with more.
+    """
+
+    def __init__(self, settings: WorkerSettings, resolver=None) -> None:
         from diag.engine.loader import load_rules
         from diag.pipeline import AnalyzeOptions
 
         self.settings = settings
-        # NOTE: analyze_bytes gathers no DNS facts yet. When it does, the workers must share
-        # one resolver so that a name and type are queried once per batch: see
-        # diag/audit/dnsshare.py and docs/audit.md.
         self.options = AnalyzeOptions(
             rules=load_rules([Path(directory) for directory in settings.rules_dirs]),
             authserv_id=settings.authserv_id,
             offline=settings.offline,
         )
+        if resolver is not None:
+            from diag.verify.collect import VerifySession
+
+            self.options.verify_session = VerifySession(resolver)
 
     def analyze(self, task: Task) -> Result:
         from diag.pipeline import analyze_bytes
@@ -107,9 +112,14 @@ def error_result(path: str, index: int, reason: str) -> Result:
 _worker_analyzer: Analyzer | None = None
 
 
-def _start_worker(settings: WorkerSettings) -> None:
+def _start_worker(settings: WorkerSettings, shared_resolver) -> None:
     global _worker_analyzer
-    _worker_analyzer = Analyzer(settings)
+    resolver = None
+    if shared_resolver is not None:
+        from diag.audit.dnsshare import WorkerResolver
+
+        resolver = WorkerResolver(shared_resolver)
+    _worker_analyzer = Analyzer(settings, resolver)
 
 
 def _analyze_chunk(tasks: list[Task]) -> list[Result]:
@@ -130,15 +140,19 @@ def chunks(tasks: Iterable[Task], size: int = CHUNK_MESSAGES, max_bytes: int = C
         yield chunk
 
 
-def run(tasks: Iterable[Task], settings: WorkerSettings, jobs: int) -> Iterator[Result]:
-    """Yield one Result per task, in task order. `jobs` 1 analyses in this process."""
+def run(tasks: Iterable[Task], settings: WorkerSettings, jobs: int, resolver=None) -> Iterator[Result]:
+    """Yield one Result per task, in task order. `jobs` 1 analyses in this process.
+
+    `resolver` is the run's resolver with one job, or the proxy of a
+    diag.audit.dnsshare.SharedResolver with more; None verifies nothing against DNS.
+    """
     if jobs <= 1:
-        analyzer = Analyzer(settings)
+        analyzer = Analyzer(settings, resolver)
         for task in tasks:
             yield analyzer.analyze(task)
         return
 
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(settings,)) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(settings, resolver)) as pool:
         pending = deque()
         try:
             for chunk in chunks(tasks):

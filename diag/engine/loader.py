@@ -10,6 +10,7 @@ the 0.25 s start-up target.
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,22 @@ class Rule:
     def selectors(self) -> tuple[str, ...]:
         """Return the name, the code and the aliases: every string that selects this rule."""
         return (self.name, self.code, *self.aliases)
+
+    @cached_property
+    def identity(self) -> dict:
+        """The fields that start every outcome of this rule, built once per rule.
+
+        Callers copy it before adding to it. cached_property writes to the instance
+        __dict__, which a frozen dataclass allows.
+        """
+        return {
+            "name": self.name,
+            "code": self.code,
+            "title": self.title,
+            "severity": self.severity,
+            "confidence": self.confidence,
+            "category": self.category,
+        }
 
 
 def load_rules(extra_dirs: list[Path]) -> list[Rule]:

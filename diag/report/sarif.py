@@ -11,7 +11,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import TextIO
 from urllib.parse import quote
 
-from diag.report.view import iter_subjects
+from diag.report.view import iter_subjects, subject_domain
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -85,7 +85,12 @@ def _result(kind: str, entry: dict, finding: dict, rule_index: int) -> dict:
         location["physicalLocation"] = {"artifactLocation": artifact_location(source_path)}
         subject_id = f"{source_path}#{(entry.get('source') or {}).get('index', 0)}"
     else:
-        subject_id = entry.get("domain", "")
+        subject_id = subject_domain(entry)
+        # Code scanning places an alert on a file: for a DNS check, the expectations file
+        # that describes the domain, when there is one.
+        expectations = ((entry.get("dns") or {}).get("expectations") or {}).get("source")
+        if expectations:
+            location["physicalLocation"] = {"artifactLocation": artifact_location(str(expectations))}
 
     dns_name = _dns_name(kind, entry, finding)
     if dns_name:
@@ -114,7 +119,7 @@ def _result(kind: str, entry: dict, finding: dict, rule_index: int) -> dict:
 def _dns_name(kind: str, entry: dict, finding: dict) -> str:
     """Return the DNS name a DNS finding concerns: the checked domain, or the message's From domain."""
     if kind == "domain":
-        return str(entry.get("domain") or "")
+        return subject_domain(entry)
     if finding.get("category") == "dns":
         # NOTE: a DNS finding on a message may concern another name (the MAIL FROM domain or
         # _dmarc.<domain>), but findings do not name it yet, so the From domain stands in.
@@ -129,7 +134,7 @@ def _fingerprint(*parts: str) -> str:
 def _notifications(report: dict) -> list[dict]:
     notifications = []
     for kind, entry in iter_subjects(report):
-        subject = entry.get("domain") if kind == "domain" else (entry.get("source") or {}).get("path", "-")
+        subject = subject_domain(entry) if kind == "domain" else (entry.get("source") or {}).get("path", "-")
         for outcome in entry.get("outcomes") or []:
             if outcome.get("outcome") != "error":
                 continue

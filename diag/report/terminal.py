@@ -107,7 +107,18 @@ def _print_subject(console: Console, subject: SubjectView) -> None:
     if subject.kind == "message":
         console.print(_trusted_block(subject))
     if subject.verdicts:
-        console.print(_verdict_table(subject))
+        console.print(_verdict_table(subject.verdicts))
+    if subject.verification:
+        console.print(Text("Our verification (recomputed from the message and DNS now)", style="bold"))
+        console.print(_verdict_table(subject.verification))
+    if subject.dns_rows:
+        console.print(_verdict_table(subject.dns_rows, heading="Record"))
+    for tree in subject.spf_trees:
+        console.print(Text(f"SPF include tree of {tree.domain}:", style="bold"))
+        # Indent with padding, not spaces, so that a wrapped line keeps its depth.
+        for line in tree.lines:
+            depth = len(line) - len(line.lstrip(" "))
+            console.print(Padding(Text(line.lstrip(" "), overflow="fold"), (0, 0, 0, 2 + depth)))
 
     console.print()
     if subject.findings:
@@ -120,6 +131,8 @@ def _print_subject(console: Console, subject: SubjectView) -> None:
     _print_outcome_line(console, "Checked and passed", subject.passes, "green")
     _print_outcome_line(console, "Could not check, retry later", subject.could_not_check, "yellow")
     _print_outcome_line(console, "Not applicable, facts absent", subject.not_applicable, "dim")
+    if subject.not_run:
+        console.print(Text(f"Not run ({subject.not_run}): rules that read message headers, a message body or SES account facts", style="dim"))
 
     if subject.repairs:
         console.print(Text(f"Input repairs ({len(subject.repairs)}):", style="bold"))
@@ -151,12 +164,12 @@ def _trusted_block(subject: SubjectView) -> Group:
     return Group(heading, *lines)
 
 
-def _verdict_table(subject: SubjectView) -> Table:
+def _verdict_table(rows: list, heading: str = "Check") -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
-    table.add_column("Check", no_wrap=True)
+    table.add_column(heading, no_wrap=True)
     table.add_column("Result", no_wrap=True)
     table.add_column("Detail", overflow="fold")
-    for row in subject.verdicts:
+    for row in rows:
         table.add_row(row.check, Text(row.result, style=_result_style(row.result)), row.detail)
     return table
 

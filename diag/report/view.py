@@ -10,6 +10,9 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
+from diag.report.dnsview import DnsRow, SpfTree, dns_rows, spf_trees
+from diag.verify.summary import verification_rows
+
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -25,6 +28,11 @@ TRUST_REASONS = {
 # because it is also the Microsoft CAT value of a message with no verdict.
 GOOD_RESULTS = {"pass", "bestguesspass", "none"}
 BAD_RESULTS = {"fail", "softfail", "permerror", "temperror", "softpass", "policy"}
+
+# Words of the DNS summary of `maildiag dns` reports. "none" is not used there, because it
+# counts as good above.
+DNS_GOOD_RESULTS = {"ok", "agree"}
+DNS_BAD_RESULTS = {"missing", "invalid", "multiple", "wrong target", "txt instead", "doubled", "loop", "mismatch", "disagree", "null mx"}
 
 # Microsoft X-Forefront-Antispam-Report fields shown in the verdict table, in this order.
 MICROSOFT_FIELDS = (("cat", "CAT"), ("sfv", "SFV"), ("scl", "SCL"), ("bcl", "BCL"))
@@ -49,10 +57,50 @@ def clean(value: object) -> str:
 
 
 def format_value(value: object) -> str:
-    """Return an evidence value as text: strings as they are, anything else as compact JSON."""
+    """Return an evidence value as text: strings as they are, DNS answers one a line, anything else as compact JSON."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    if is_dns_answer(value):
+        return dns_answer_line(value)
+    if isinstance(value, list) and value and all(is_dns_answer(item) for item in value):
+        return "\n".join(dns_answer_line(item) for item in value)
+    return json.dumps(_with_answer_lines(value), ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+def is_dns_answer(value: object) -> bool:
+    """Tell whether `value` is the evidence of one DNS answer (diag.dnscheck.evidence.evidence)."""
+    return isinstance(value, dict) and {"name", "type", "status", "answer"} <= value.keys()
+
+
+def dns_answer_line(answer: dict) -> str:
+    """Return one DNS answer as `NAME TYPE STATUS: RECORD | RECORD (via CNAME, ttl, server)`, close to dig's reading."""
+    line = f"{answer['name']} {answer['type']} {answer['status']}"
+    records = answer.get("answer") or []
+    if records:
+        line += ": " + " | ".join(f'"{record}"' if answer["type"] == "TXT" else str(record) for record in records)
+    notes = []
+    if answer.get("cname_chain"):
+        notes.append("via CNAME " + " -> ".join(answer["cname_chain"]))
+    if answer.get("ttl") is not None:
+        notes.append(f"ttl {answer['ttl']}")
+    if answer.get("server"):
+        notes.append(f"from {answer['server']}")
+    if answer.get("detail"):
+        notes.append(str(answer["detail"]))
+    if answer.get("nameserver"):
+        notes.insert(0, f"nameserver {answer['nameserver']}")
+    return f"{line} ({', '.join(notes)})" if notes else line
+
+
+def _with_answer_lines(value: object) -> object:
+    """Return `value` with every nested DNS answer replaced by its one-line form."""
+    if is_dns_answer(value):
+        return dns_answer_line(value)
+    if isinstance(value, dict):
+        return {key: _with_answer_lines(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_answer_lines(item) for item in value]
+    return value
 
 
 @dataclass
@@ -113,6 +161,13 @@ class SubjectView:
     not_applicable: list[OutcomeView] = field(default_factory=list)
     could_not_check: list[OutcomeView] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
+    # Domains only: the DNS summary, and the number of rules left out because they read
+    # message headers, a body or SES account facts, which a DNS check never has.
+    dns_rows: list[DnsRow] = field(default_factory=list)
+    spf_trees: list[SpfTree] = field(default_factory=list)
+    not_run: int = 0
+    # Messages only: maildiag's own DKIM, ARC, SPF and DMARC results (verify.*).
+    verification: list[VerdictRow] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -152,9 +207,28 @@ def plural(count: int, noun: str) -> str:
 
 def iter_subjects(report: dict) -> list[tuple[str, dict]]:
     """Return (kind, entry) for every message and every domain of the report, messages first."""
-    subjects = [("message", entry) for entry in report.get("messages") or []]
+    subjects = [("domain" if is_domain_entry(entry) else "message", entry) for entry in report.get("messages") or []]
     subjects += [("domain", entry) for entry in report.get("domains") or []]
     return subjects
+
+
+def is_missing_source(outcome: dict) -> bool:
+    """Tell whether a not_applicable outcome lacks a whole fact source (headers, message, dns, ses).
+
+    NOTE: diag.engine.evaluate words that detail "needs SOURCE facts, ..."; the outcome has
+    no field of its own for it, so a change of wording there breaks this check.
+    """
+    return outcome.get("outcome") == "not_applicable" and str(outcome.get("detail", "")).startswith("needs ")
+
+
+def is_domain_entry(entry: dict) -> bool:
+    """Tell whether a report entry is a `maildiag dns` domain: DNS facts and no message read."""
+    return "dns" in entry and "input" not in entry
+
+
+def subject_domain(entry: dict) -> str:
+    """Return the domain a `maildiag dns` entry checked."""
+    return str(entry.get("domain") or (entry.get("dns") or {}).get("domain") or "")
 
 
 def subject_labels(report: dict) -> list[str]:
@@ -164,7 +238,7 @@ def subject_labels(report: dict) -> list[str]:
     labels = []
     for kind, entry in subjects:
         if kind == "domain":
-            labels.append(clean(entry.get("domain") or "unnamed domain"))
+            labels.append(clean(subject_domain(entry) or "unnamed domain"))
             continue
         path = _source_path(entry)
         label = "standard input" if path == "-" else path
@@ -205,6 +279,7 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
     view.input_kind = clean((entry.get("input") or {}).get("kind", ""))
     view.trusted = trusted_view(entry)
     view.verdicts = verdict_rows(entry)
+    view.verification = [VerdictRow(**{key: clean(value) for key, value in row.items()}) for row in verification_rows(entry)]
 
     findings = sorted(entry.get("findings") or [], key=lambda finding: SEVERITY_RANK.get(finding.get("severity"), 3))
     view.findings = [finding_view(finding) for finding in findings]
@@ -219,9 +294,16 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
         if outcome.get("outcome") == "pass":
             view.passes.append(row)
         elif outcome.get("outcome") == "not_applicable":
-            view.not_applicable.append(row)
+            if kind == "domain" and is_missing_source(outcome):
+                view.not_run += 1
+            else:
+                view.not_applicable.append(row)
         elif outcome.get("outcome") == "error":
             view.could_not_check.append(row)
+
+    if kind == "domain":
+        view.dns_rows = [DnsRow(clean(row.check), clean(row.result), clean(row.detail)) for row in dns_rows(entry.get("dns") or {})]
+        view.spf_trees = [SpfTree(clean(tree.domain), [clean(line) for line in tree.lines]) for tree in spf_trees(entry.get("dns") or {})]
 
     for repair in (entry.get("input") or {}).get("repairs") or []:
         where = f"line {repair.get('line')}" if repair.get("line") else "whole input"
@@ -362,9 +444,9 @@ def finding_view(finding: dict) -> FindingView:
 def result_tone(result: str) -> str:
     """Return "good" for a result a sender wants to see, "bad" for a failure, else ""."""
     lowered = result.lower()
-    if lowered in GOOD_RESULTS:
+    if lowered in GOOD_RESULTS or lowered in DNS_GOOD_RESULTS:
         return "good"
-    if lowered in BAD_RESULTS:
+    if lowered in BAD_RESULTS or lowered in DNS_BAD_RESULTS:
         return "bad"
     return ""
 

@@ -13,10 +13,10 @@ the per-instance results, not from the sentence:
 
 import logging
 
-from diag.verify.lookup import KeyStore
+from diag.verify.lookup import KeyStore, dkimpy_logger
 
 log = logging.getLogger(__name__)
-_DKIMPY_LOG = logging.getLogger(__name__ + ".dkimpy")
+_DKIMPY_LOG = dkimpy_logger(__name__ + ".dkimpy")
 
 
 def _text(value) -> str | None:
@@ -45,11 +45,19 @@ def _broken(instances: list[dict], sets: list[dict]) -> tuple[int | None, str]:
     newest = instances[0]
     if not newest.get("ams_valid"):
         return newest["instance"], f"the ARC-Message-Signature of {_describe(newest['instance'], sets)} does not verify: the message changed after that hop sealed it"
+
+    # The lowest instance is the earliest damage: a hop that found the chain broken, or
+    # an altered set, whose alteration also breaks every seal above it (each seal covers
+    # all the sets below it, RFC 8617 section 4.1.3).
+    failed = sorted(entry["instance"] for entry in instances if entry.get("cv") == "fail")
+    if failed:
+        return failed[0], f"{_describe(failed[0], sets)} sealed with cv=fail: that hop found the chain already broken"
+    bad_seals = sorted(entry["instance"] for entry in instances if not entry.get("as_valid"))
+    if bad_seals:
+        above = f"; the seals of instances {', '.join(map(str, bad_seals[1:]))} cover it and fail too" if len(bad_seals) > 1 else ""
+        return bad_seals[0], f"the ARC-Seal of {_describe(bad_seals[0], sets)} does not verify: that ARC set was altered after it was sealed{above}"
+
     for entry in instances:
-        if entry.get("cv") == "fail":
-            return entry["instance"], f"{_describe(entry['instance'], sets)} sealed with cv=fail: that hop found the chain already broken"
-        if not entry.get("as_valid"):
-            return entry["instance"], f"the ARC-Seal of {_describe(entry['instance'], sets)} does not verify: that seal or a set below it was altered"
         if entry["instance"] == 1 and entry.get("cv") != "none":
             return 1, f"{_describe(1, sets)} has cv={entry.get('cv')}; the first seal must say cv=none (RFC 8617 section 4.1.3)"
         if entry["instance"] != 1 and entry.get("cv") == "none":

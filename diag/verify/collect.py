@@ -9,7 +9,7 @@ import logging
 import time
 
 from diag.dns.resolver import Resolver
-from diag.verify.lookup import KeyStore
+from diag.verify.lookup import CachingResolver, KeyStore
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,8 @@ class VerifySession:
     """The resolver and DKIM key cache of one run, shared by every message it verifies."""
 
     def __init__(self, resolver: Resolver) -> None:
-        self.resolver = resolver
-        self.keys = KeyStore(resolver)
+        self.resolver = CachingResolver(resolver)
+        self.keys = KeyStore(self.resolver)
 
 
 def should_verify(facts: dict, session: VerifySession | None) -> bool:
@@ -49,9 +49,13 @@ def _receiver_dkim(facts: dict) -> dict[int, str]:
     return {entry["signature"]: entry.get("result") for entry in facts.get("verdicts", {}).get("dkim", []) if entry.get("signature") is not None}
 
 
-def _dkim(message: bytes, facts: dict, session: VerifySession, received_at: float | None) -> list[dict]:
+def _dkim(message: bytes, facts: dict, session: VerifySession, client: dict | None) -> list[dict]:
     from diag.verify.dkim import SignatureVerifier
 
+    received_at = (client or {}).get("received_at")
+    # The receiver verified when its first hop accepted the message, so only the hops
+    # below that Received field can have changed what it verified.
+    boundary = (client or {}).get("received_position", 0)
     signatures = SignatureVerifier(message, session.keys, received_at=received_at).verify_all()
     receiver = _receiver_dkim(facts)
     header_signatures = facts.get("dkim_signatures", [])
@@ -61,7 +65,7 @@ def _dkim(message: bytes, facts: dict, session: VerifySession, received_at: floa
             # Header fields are prepended in transit, so the Received fields above a
             # DKIM-Signature were added by the hops that handled the message after signing.
             position = header_signatures[entry["index"]].get("position", 0)
-            entry["after_signing_hops"] = [hop.get("by") or hop.get("raw", "")[:80] for hop in hops if hop.get("position", 0) < position]
+            entry["after_signing_hops"] = [hop.get("by") or hop.get("raw", "")[:80] for hop in hops if boundary < hop.get("position", 0) < position]
         if entry["index"] in receiver:
             entry["receiver_result"] = receiver[entry["index"]]
         if entry.get("receiver_result") == "pass" and entry["result"] != "pass":
@@ -114,12 +118,14 @@ def collect(message: bytes, facts: dict, session: VerifySession) -> dict:
 
     message = _mbox_stripped(message)
     client = connecting_client(facts)
-    received_at = (client or {}).get("received_at")
     result: dict = {}
 
     try:
-        result["dkim"] = _dkim(message, facts, session, received_at)
-        arc = verify_arc(message, session.keys, facts.get("arc", {}).get("sets", []))
+        result["dkim"] = _dkim(message, facts, session, client)
+        # The header facts list every ARC field, so dkimpy parses the message again only
+        # when there is a chain to validate.
+        sets = facts.get("arc", {}).get("sets", [])
+        arc = verify_arc(message, session.keys, sets) if sets else None
     except dkim.MessageFormatError as error:
         # dkimpy's parser rejects a header line without a colon; report it, keep the rest.
         result["dkim"] = []

@@ -15,11 +15,11 @@ import re
 import time
 
 from diag.verify import bodycheck
-from diag.verify.lookup import KeyStore
+from diag.verify.lookup import KeyStore, dkimpy_logger
 
 log = logging.getLogger(__name__)
 # dkimpy logs every failure at error level; those lines repeat what the facts say.
-_DKIMPY_LOG = logging.getLogger(__name__ + ".dkimpy")
+_DKIMPY_LOG = dkimpy_logger(__name__ + ".dkimpy")
 
 VERIFIED = "verified"
 BODY_HASH_MISMATCH = "body-hash-mismatch"

@@ -24,6 +24,27 @@ from diag.dns.resolver import Answer, Resolver
 log = logging.getLogger(__name__)
 
 
+class CachingResolver:
+    """Answer each question once per run: the zone-file and replay backends do not cache.
+
+    The live backend caches too; wrapping it costs one dictionary lookup. Verifying many
+    messages from one sender asks the same SPF and DMARC questions each time.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        from diag.dns.cache import AnswerCache
+
+        self.resolver = resolver
+        self.cache = AnswerCache()
+
+    def query(self, name: str, rdtype: str) -> Answer:
+        answer = self.cache.get(name, rdtype)
+        if answer is None:
+            answer = self.resolver.query(name, rdtype)
+            self.cache.put(name, rdtype, answer)
+        return answer
+
+
 @dataclass
 class KeyRecord:
     """The outcome of one DKIM key lookup (RFC 6376 section 3.6.2.2)."""
@@ -103,6 +124,21 @@ def _key_record(name: str, answer: Answer) -> KeyRecord:
     if len(records) > 1:
         log.info("%s has %d TXT records; using the first", name, len(records))
     return KeyRecord(**fields, text=records[0], record_count=len(records))
+
+
+class DebugOnlyLogger(logging.LoggerAdapter):
+    """A logger for dkimpy that records everything at debug level.
+
+    dkimpy logs each failed check at error level; maildiag reports those failures as facts,
+    so the same text on stderr would only repeat them. `-vv` still shows it.
+    """
+
+    def log(self, level, msg, *args, **kwargs):
+        super().log(logging.DEBUG, msg, *args, **kwargs)
+
+
+def dkimpy_logger(name: str) -> DebugOnlyLogger:
+    return DebugOnlyLogger(logging.getLogger(name), {})
 
 
 # --- pyspf -------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def group_table(title: str, groups: list[dict]) -> Table:
     table.add_column("messages", justify="right")
     for check in CHECKS:
         table.add_column(check, justify="right", no_wrap=True)
-    table.add_column("top findings", ratio=1, min_width=32)
+    table.add_column("top findings", ratio=1, overflow="fold")
     for group in groups:
         findings = ", ".join(f"{item['name']} ({item['count']})" for item in group["top_findings"][:TABLE_FINDINGS])
         table.add_row(clean(group["name"]), str(group["messages"]), *(short_percent(group["checks"][check]) for check in CHECKS), findings)

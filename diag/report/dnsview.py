@@ -1,0 +1,205 @@
+"""The DNS summary of a `maildiag dns` report: one row per record checked, and the SPF include trees.
+
+Rows read the `dns.*` facts (docs/facts.md). Result words are record states (ok, missing,
+invalid, temperror, ...), not RFC 8601 evaluation results, because no message was evaluated.
+"""
+
+from dataclasses import dataclass
+
+# Easy DKIM entry statuses (diag.dnscheck.ses) in report words.
+DKIM_STATUS_WORDS = {"ok": "ok", "wrong_target": "wrong target", "txt_instead": "txt instead", "doubled": "doubled", "missing": "missing", "loop": "loop", "temperror": "temperror"}
+# RFC 7208 section 4.6.4: at most 10 DNS-querying terms, at most 2 void lookups.
+SPF_LOOKUP_LIMIT = 10
+
+
+@dataclass
+class DnsRow:
+    check: str
+    result: str
+    detail: str = ""
+
+
+@dataclass
+class SpfTree:
+    """The include tree of one SPF record, one line per record, indented by depth."""
+
+    domain: str
+    lines: list[str]
+
+
+def _dicts(value: object) -> list[dict]:
+    """Return the mappings in `value`: a list of them, or one alone. Reports from other
+    versions or hand-written samples may hold either, and a reporter must not fail on them."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return []
+
+
+def dns_rows(dns: dict) -> list[DnsRow]:
+    """Return the summary rows: SPF, DMARC, Easy DKIM, other DKIM keys, MAIL FROM MX, MX, nameservers."""
+    rows = [_spf_row(spf) for spf in _dicts(dns.get("spf"))]
+    rows += [_dmarc_row(dmarc) for dmarc in _dicts(dns.get("dmarc"))]
+    for ses_dkim in _dicts(dns.get("ses_dkim")):
+        rows += _easy_dkim_rows(ses_dkim)
+    rows += [_selector_key_row(key) for key in _dicts(dns.get("dkim_keys")) if key.get("source") == "selector"]
+    rows += [_mail_from_row(mail_from) for mail_from in _dicts(dns.get("mail_from"))]
+    rows += [_mx_row(mx) for mx in _dicts(dns.get("mx"))]
+    rows += [_nameservers_row(authoritative) for authoritative in _dicts(dns.get("authoritative"))]
+    return rows
+
+
+def spf_trees(dns: dict) -> list[SpfTree]:
+    """Return the include tree of each SPF record that has at least one include or redirect."""
+    trees = []
+    for spf in _dicts(dns.get("spf")):
+        lines: list[str] = []
+        _tree_lines(spf.get("tree") or {}, 0, lines)
+        if len(lines) > 1:
+            trees.append(SpfTree(domain=spf.get("domain", ""), lines=lines))
+    return trees
+
+
+def _tree_lines(node: dict, depth: int, lines: list[str]) -> None:
+    indent = "  " * depth + ("`- " if depth else "")
+    via = f"{node.get('via')}:" if depth else ""
+    record = node.get("record")
+    state = f'"{record}"' if record else node.get("status", "")
+    lines.append(f"{indent}{via}{node.get('domain', '')} {state}".rstrip())
+    for term in node.get("terms") or []:
+        if term.get("child"):
+            _tree_lines(term["child"], depth + 1, lines)
+        elif term.get("note"):
+            lines.append("  " * (depth + 1) + f"`- {term.get('term', '')}: {term['note']}")
+
+
+def _spf_row(spf: dict) -> DnsRow:
+    check = "SPF, MAIL FROM" if spf.get("role") == "mail_from" else "SPF"
+    name = spf.get("domain", "")
+    status = spf.get("status")
+    if status == "temperror":
+        return DnsRow(check, "temperror", f"{name}: {_temperror_detail(spf)}")
+    if status == "none":
+        return DnsRow(check, "missing", f"{name}: no TXT record starting with v=spf1")
+    if (spf.get("record_count") or 0) > 1:
+        return DnsRow(check, "multiple", f"{name}: {spf['record_count']} v=spf1 records, so receivers return permerror")
+
+    lookups = f"{spf.get('dns_lookups', 0)} of {SPF_LOOKUP_LIMIT} DNS lookups, {spf.get('void_lookups', 0)} void"
+    problems = []
+    if spf.get("lookups_exceeded"):
+        problems.append("lookup limit exceeded")
+    if spf.get("syntax_errors"):
+        problems.append("syntax: " + "; ".join(spf["syntax_errors"]))
+    if spf.get("missing_includes"):
+        problems.append("missing include:" + ", include:".join(spf["missing_includes"]))
+    result = "invalid" if spf.get("invalid") or spf.get("lookups_exceeded") or spf.get("syntax_errors") else "ok"
+    if result == "ok" and spf.get("missing_includes"):
+        result = "missing"
+    detail = f"{name}: \"{spf.get('record', '')}\"; {lookups}"
+    return DnsRow(check, result, "; ".join([detail, *problems]))
+
+
+def _dmarc_row(dmarc: dict) -> DnsRow:
+    check = "DMARC"
+    name = f"_dmarc.{dmarc.get('policy_domain') or dmarc.get('domain', '')}"
+    status = dmarc.get("status")
+    if status == "temperror":
+        return DnsRow(check, "temperror", f"{name}: {_temperror_detail(dmarc)}")
+    if status == "none" or not dmarc.get("record"):
+        return DnsRow(check, "missing", f"_dmarc.{dmarc.get('domain', '')}: no TXT record starting with v=DMARC1, here or at the organisational domain")
+    if (dmarc.get("record_count") or 0) > 1:
+        return DnsRow(check, "multiple", f"{name}: {dmarc['record_count']} v=DMARC1 records, so receivers apply no policy")
+
+    parts = [f"{name}: \"{dmarc['record']}\""]
+    if dmarc.get("policy_domain") and dmarc.get("policy_domain") != dmarc.get("domain"):
+        parts.append(f"found at the organisational domain {dmarc['policy_domain']}")
+    policy = f"policy p={dmarc.get('p')}"
+    if dmarc.get("effective_policy") and dmarc.get("effective_policy") != dmarc.get("p"):
+        policy += f", effective {dmarc['effective_policy']}"
+    if dmarc.get("pct") not in (None, 100):
+        policy += f", pct={dmarc['pct']}"
+    parts.append(policy)
+    result = "invalid" if dmarc.get("syntax_errors") else "ok"
+    if dmarc.get("syntax_errors"):
+        parts.append("syntax: " + "; ".join(dmarc["syntax_errors"]))
+    return DnsRow(check, result, "; ".join(parts))
+
+
+def _easy_dkim_rows(ses_dkim: dict) -> list[DnsRow]:
+    if not ses_dkim:
+        return []
+    if ses_dkim.get("status") == "unknown_tokens":
+        return [DnsRow("Easy DKIM", "not checked", "the tokens are unknown: list dkim_tokens in the --expect file")]
+
+    rows = []
+    for entry in ses_dkim.get("entries") or []:
+        result = DKIM_STATUS_WORDS.get(entry.get("status"), entry.get("status", ""))
+        name, expected = entry.get("name", ""), entry.get("expected_target", "")
+        if entry.get("status") == "txt_instead":
+            detail = f"{name}: a TXT record instead of CNAME {expected}"
+        elif entry.get("status") == "doubled":
+            detail = f"{name}: no CNAME; it was published as {entry.get('doubled_name', 'a name with the zone appended twice')}"
+        elif entry.get("target"):
+            detail = f"{name} CNAME {entry['target']}" + ("" if entry.get("status") == "ok" else f"; expected {expected}")
+        else:
+            detail = f"{name}: no CNAME; expected {expected}"
+        key = entry.get("key") or {}
+        if key.get("bits"):
+            detail += f"; {key['bits']}-bit {str(key.get('type', '')).upper()} key"
+        rows.append(DnsRow("Easy DKIM", result, detail))
+    return rows
+
+
+def _selector_key_row(key: dict) -> DnsRow:
+    result = "temperror" if key.get("status") == "temperror" else "weak" if key.get("weak") else "ok" if key.get("status") == "ok" else "missing"
+    detail = key.get("name", "")
+    if key.get("bits"):
+        detail += f": {key['bits']}-bit {str(key.get('type', '')).upper()} key"
+    return DnsRow("DKIM key", result, detail)
+
+
+def _mail_from_row(mail_from: dict) -> DnsRow:
+    check = "MX, MAIL FROM"
+    name = mail_from.get("domain", "")
+    if mail_from.get("status") == "temperror":
+        return DnsRow(check, "temperror", f"{name}: {_temperror_detail(mail_from)}")
+    hosts = _hosts(mail_from)
+    if mail_from.get("status") == "none" or not hosts:
+        return DnsRow(check, "missing", f"{name}: no MX; expected {mail_from.get('expected') or '10 feedback-smtp.REGION.amazonses.com'}")
+    if mail_from.get("matches") is False:
+        return DnsRow(check, "mismatch", f"{name}: {hosts}; expected {mail_from.get('expected')}")
+    return DnsRow(check, "ok", f"{name}: {hosts}")
+
+
+def _mx_row(mx: dict) -> DnsRow:
+    check = "MX"
+    name = mx.get("domain", "")
+    if mx.get("status") == "temperror":
+        return DnsRow(check, "temperror", f"{name}: {_temperror_detail(mx)}")
+    if mx.get("null_mx"):
+        return DnsRow(check, "null mx", f"{name}: 0 . (RFC 7505), so the domain accepts no mail and replies to it fail")
+    hosts = _hosts(mx)
+    if not hosts:
+        return DnsRow(check, "missing", f"{name}: no MX record")
+    return DnsRow(check, "ok", f"{name}: {hosts}")
+
+
+def _nameservers_row(authoritative: dict) -> DnsRow:
+    servers = ", ".join(f"{server.get('name')} ({server.get('address')}) serial {server.get('serial')}" for server in authoritative.get("servers") or [])
+    status = authoritative.get("status")
+    result = {"ok": "agree", "disagree": "disagree"}.get(status, status or "")
+    detail = f"{servers}; {authoritative.get('questions_compared', 0)} questions compared"
+    if authoritative.get("disagreements"):
+        detail += ", differ: " + ", ".join(f"{item['name']} {item['type']}" for item in authoritative["disagreements"])
+    return DnsRow("Nameservers", result, f"{authoritative.get('zone', '')}: {detail}")
+
+
+def _hosts(fact: dict) -> str:
+    return ", ".join(f"{host.get('preference')} {host.get('exchange')}" for host in fact.get("hosts") or [])
+
+
+def _temperror_detail(fact: dict) -> str:
+    query = fact.get("query") or (fact.get("queries") or [{}])[-1]
+    detail = query.get("detail") or query.get("status") or "lookup failed"
+    return f"lookup failed temporarily ({detail}); retry later"

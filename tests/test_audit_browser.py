@@ -1,0 +1,110 @@
+"""Audit HTML report in headless Chromium: summary and charts render, the filter works, nothing runs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def audit_html(tmp_path_factory):
+    path = tmp_path_factory.mktemp("audit") / "audit.html"
+    subprocess.run([sys.executable, "-m", "diag", "audit", "samples/audit", "-f", "html", "-o", str(path), "--quiet", "--offline"],
+                   cwd=ROOT, check=False, capture_output=True)
+    return path
+
+
+def open_watched(page, path: Path) -> dict:
+    """Open `path` and return the console messages, dialogs, page errors and requests it caused."""
+    seen = {"console": [], "dialogs": [], "requests": [], "page_errors": []}
+    page.on("console", lambda message: seen["console"].append(f"{message.type}: {message.text}"))
+    page.on("dialog", lambda dialog: (seen["dialogs"].append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: seen["requests"].append(request.url))
+    page.on("pageerror", lambda error: seen["page_errors"].append(str(error)))
+    page.goto(path.as_uri(), wait_until="load")
+    # Give an injected onerror handler the time it would need to fire.
+    page.wait_for_timeout(300)
+    return seen
+
+
+def test_audit_page_runs_nothing(chromium_page, audit_html):
+    seen = open_watched(chromium_page, audit_html)
+
+    assert seen["console"] == []
+    assert seen["page_errors"] == []
+    assert seen["dialogs"] == []
+    assert seen["requests"] == [audit_html.as_uri()]
+    assert chromium_page.locator("img").count() == 0
+    assert chromium_page.locator("script").count() == 1
+
+
+def test_audit_page_shows_markup_as_text(chromium_page, audit_html):
+    open_watched(chromium_page, audit_html)
+
+    row = chromium_page.locator("tr.message-row", has_text="attacker@example.net")
+    assert row.count() == 1
+    assert '"><img src=x onerror=alert(1)><script>alert(2)</script>' in row.inner_text()
+
+
+def test_audit_page_summary(chromium_page, audit_html):
+    open_watched(chromium_page, audit_html)
+
+    assert chromium_page.locator("#rate-spf strong").inner_text() == "90.9 %"
+    assert chromium_page.locator("#rate-compauth strong").inner_text() == "0.0 %"
+    assert chromium_page.locator("#sender-domains tbody tr").count() == 3
+    assert chromium_page.locator("#input-errors li").count() == 4
+
+
+@pytest.mark.parametrize("chart", ["chart-pass-rates", "chart-findings", "chart-delays"])
+def test_audit_chart_renders(chromium_page, audit_html, chart):
+    open_watched(chromium_page, audit_html)
+
+    svg = chromium_page.locator(f"svg#{chart}")
+    assert svg.is_visible()
+    box = svg.bounding_box()
+    assert box["width"] > 200
+    assert box["height"] > 40
+    widths = [float(width) for width in svg.locator("rect[class^=bar-]").evaluate_all("bars => bars.map(bar => bar.getBBox().width)")]
+    assert widths
+    assert max(widths) > 0
+
+
+def test_audit_filter_by_text(chromium_page, audit_html):
+    open_watched(chromium_page, audit_html)
+
+    chromium_page.fill("#filter-text", "yahoo")
+
+    visible = chromium_page.locator("tr.message-row:visible")
+    assert visible.count() == 2
+    assert all("Yahoo" in text for text in visible.all_inner_texts())
+    assert chromium_page.locator("#filter-count").inner_text() == "2 of 11 messages shown"
+
+
+def test_audit_filter_cleared(chromium_page, audit_html):
+    open_watched(chromium_page, audit_html)
+
+    chromium_page.fill("#filter-text", "yahoo")
+    chromium_page.fill("#filter-text", "")
+
+    assert chromium_page.locator("tr.message-row:visible").count() == 11
+
+
+def test_audit_filter_findings_only(chromium_page, tmp_path):
+    path = tmp_path / "mixed.html"
+    without_findings = ROOT / "samples" / "eml" / "clean-multipart-crlf.eml"
+    junked = ROOT / "samples" / "audit" / "eml" / "ses-m365-0042.eml"
+    subprocess.run([sys.executable, "-m", "diag", "audit", str(without_findings), str(junked), "-f", "html", "-o", str(path), "--quiet", "--offline"],
+                   cwd=ROOT, check=False)
+    open_watched(chromium_page, path)
+    assert chromium_page.locator("tr.message-row:visible").count() == 2
+
+    chromium_page.check("#filter-findings")
+
+    visible = chromium_page.locator("tr.message-row:visible")
+    assert visible.count() == 1
+    assert "ses-m365-0042.eml" in visible.inner_text()
