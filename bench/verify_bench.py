@@ -5,7 +5,7 @@ keys cached. The facts of each message are built before timing, because only the
 verification is measured. DNS answers come from samples/zones through the zone-file
 resolver, and the baseline's dnsfunc returns the same key records from a dictionary, so
 neither side touches the network. The baseline verifies every DKIM-Signature with
-`DKIM.verify(idx=)` and runs `dkim.arc_verify` on messages that carry ARC fields; maildiag
+`DKIM.verify(idx=)` and runs `dkim.arc_verify` on messages that carry ARC fields. maildiag
 also evaluates SPF and DMARC and classifies every failure.
 """
 
@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_MESSAGES = 2000
+MAX_MESSAGES = 1000
+ROUNDS = 5
 
 
 def prepare() -> tuple[list[tuple[bytes, dict]], object]:
@@ -64,15 +65,21 @@ def rows(messages: int) -> list[tuple[str, str, str]]:
 
     for data, _facts in prepared:
         bare(data)
-    start = time.perf_counter()
-    for data, _facts in work:
-        bare(data)
-    bare_rate = count / (time.perf_counter() - start)
 
-    start = time.perf_counter()
-    for data, facts in work:
-        collect(data, facts, session)
-    ours_rate = count / (time.perf_counter() - start)
+    # Alternate the two loops and keep each one's fastest round, so that load from other
+    # processes on the machine during one round does not decide the ratio.
+    bare_times, ours_times = [], []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for data, _facts in work:
+            bare(data)
+        bare_times.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        for data, facts in work:
+            collect(data, facts, session)
+        ours_times.append(time.perf_counter() - start)
+    bare_rate, ours_rate = count / min(bare_times), count / min(ours_times)
 
     note = f"bare dkimpy verify loop: {bare_rate:,.0f}/s; ratio {ours_rate / bare_rate:.2f} (target >= 0.8)"
-    return [(f"verify, {count:,} messages ({len(prepared)} samples), keys cached", f"{ours_rate:,.0f} msg/s", note)]
+    return [(f"verify, {count:,} messages ({len(prepared)} samples), best of {ROUNDS}", f"{ours_rate:,.0f} msg/s", note)]

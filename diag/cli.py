@@ -86,12 +86,15 @@ def _load_rules(rules_dirs: tuple[str, ...]):
 def _write_report(report: dict, fmt: str, output: str | None) -> None:
     from diag.report import render
 
+    # `maildiag -v` also lists, one a line, the rules that did not run or did not apply.
+    context = click.get_current_context(silent=True)
+    show_all = bool(context and context.find_root().params.get("verbose"))
     if output in (None, "-"):
-        render(report, fmt, sys.stdout)
+        render(report, fmt, sys.stdout, show_all=show_all)
         return
     try:
         with open(output, "w", encoding="utf-8") as stream:
-            render(report, fmt, stream)
+            render(report, fmt, stream, show_all=show_all)
     except OSError as error:
         raise InputError(f"{output}: cannot write the report: {error.strerror}") from None
 
@@ -225,7 +228,7 @@ from diag.dnscheck.command import dns_command  # noqa: E402
 cli.add_command(dns_command)
 
 
-# `maildiag audit`: its module imports only click at load time.
+# `maildiag audit`: its module loads only click and the DNS option definitions at import.
 from diag.audit.command import audit  # noqa: E402
 
 cli.add_command(audit)

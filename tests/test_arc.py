@@ -63,3 +63,95 @@ def test_missing_member_and_gap():
 
 def test_no_arc():
     assert arc.collect([Header("Subject", "hi", 0)], {}) == {}
+
+
+def list_chain(first_hop_results: str, top_seal_d: str = "example.net", top_aar: str = "i=2; mx.example.net; arc=pass") -> list[Header]:
+    """An ARC chain of a list (i=1, lists.example.org) and the receiver (i=2), top first."""
+    lines = [
+        ("ARC-Seal", f"i=2; a=rsa-sha256; cv=pass; d={top_seal_d}; s=s; b=eA=="),
+        ("ARC-Message-Signature", f"i=2; a=rsa-sha256; d={top_seal_d}; s=s; h=from; bh=eA==; b=eA=="),
+        ("ARC-Authentication-Results", top_aar),
+        ("ARC-Seal", "i=1; a=rsa-sha256; cv=none; d=lists.example.org; s=s; b=eA=="),
+        ("ARC-Message-Signature", "i=1; a=rsa-sha256; d=lists.example.org; s=s; h=from; bh=eA==; b=eA=="),
+        ("ARC-Authentication-Results", first_hop_results),
+    ]
+    return [Header(name, value, index) for index, (name, value) in enumerate(lines)]
+
+
+PASSED_AT_LIST = (
+    "i=1; mail.lists.example.org; dkim=pass header.d=example.com header.s=k1 header.b=abc;"
+    " spf=pass smtp.mailfrom=bounce@mail.example.com; dmarc=pass (p=quarantine) header.from=example.com"
+)
+TRUSTED = {"authserv_id": "mx.example.net", "positions": [0], "how": "topmost"}
+
+
+def test_first_hop_results():
+    facts = arc.collect(list_chain(PASSED_AT_LIST), {"arc": "pass"}, from_domain="example.com", trusted=TRUSTED)
+    hop = facts["first_hop"]
+    assert hop["authserv_id"] == "mail.lists.example.org"
+    assert hop["sealer"] == "lists.example.org"
+    assert hop["dkim"] == [{"domain": "example.com", "result": "pass", "aligned": True}]
+    assert hop["dkim_aligned_pass"] is True
+    assert hop["spf"] == "pass"
+    assert hop["spf_domain"] == "mail.example.com"
+    assert hop["spf_aligned_pass"] is True
+    assert hop["dmarc"] == "pass"
+    assert hop["dmarc_policy"] == "quarantine"
+    assert hop["from_authenticated"] is True
+
+
+def test_first_hop_dmarc_fail_decides():
+    results = "i=1; mail.lists.example.org; dkim=pass header.d=example.com; dmarc=fail header.from=example.com"
+    hop = arc.collect(list_chain(results), {"arc": "pass"}, from_domain="example.com", trusted=TRUSTED)["first_hop"]
+    assert hop["dkim_aligned_pass"] is True
+    assert hop["from_authenticated"] is False
+
+
+def test_first_hop_without_dmarc_clause():
+    results = "i=1; mail.lists.example.org; dkim=pass header.d=example.com"
+    hop = arc.collect(list_chain(results), {"arc": "pass"}, from_domain="example.com", trusted=TRUSTED)["first_hop"]
+    assert "dmarc" not in hop
+    assert hop["from_authenticated"] is True
+
+
+def test_first_hop_uses_its_header_from():
+    # A list that rewrote From to its own address: the first hop judged the original From.
+    hop = arc.collect(list_chain(PASSED_AT_LIST), {"arc": "pass"}, from_domain="lists.example.org", trusted=TRUSTED)["first_hop"]
+    assert hop["header_from"] == "example.com"
+    assert hop["dkim_aligned_pass"] is True
+
+
+def test_chain_pass_from_receiver():
+    facts = arc.collect(list_chain(PASSED_AT_LIST), {"arc": "pass"}, trusted=TRUSTED)
+    assert facts["chain_pass"] is True
+    assert facts["chain_pass_source"] == "authentication-results"
+
+
+def test_chain_fail_from_receiver():
+    facts = arc.collect(list_chain(PASSED_AT_LIST), {"arc": "fail"}, trusted=TRUSTED)
+    assert facts["chain_pass"] is False
+
+
+def test_chain_seal_fail_overrides_receiver():
+    headers = list_chain(PASSED_AT_LIST)
+    headers[0] = Header("ARC-Seal", "i=2; a=rsa-sha256; cv=fail; d=example.net; s=s; b=eA==", 0)
+    facts = arc.collect(headers, {"arc": "pass"}, trusted=TRUSTED)
+    assert facts["chain_pass"] is False
+    assert facts["chain_pass_source"] == "arc-seal"
+
+
+def test_chain_pass_from_receiver_seal():
+    facts = arc.collect(list_chain(PASSED_AT_LIST), {}, trusted=TRUSTED)
+    assert facts["chain_pass"] is True
+    assert facts["chain_pass_source"] == "arc-authentication-results i=2"
+
+
+def test_chain_unknown_when_other_sealer():
+    facts = arc.collect(list_chain(PASSED_AT_LIST, top_seal_d="relay.example.com"), {}, trusted=TRUSTED)
+    assert "chain_pass" not in facts
+
+
+def test_chain_unknown_when_arc_none():
+    facts = arc.collect(list_chain(PASSED_AT_LIST), {"arc": "none"}, trusted=None)
+    assert "chain_pass" not in facts
+    assert facts["first_hop"]["from_authenticated"] is True

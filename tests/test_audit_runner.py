@@ -2,6 +2,8 @@
 
 import itertools
 
+import pytest
+
 from diag.audit.runner import CHUNK_MESSAGES, WINDOW, Analyzer, WorkerSettings, chunks, run
 from diag.audit.sources import BYTES, ERROR, Task
 
@@ -74,3 +76,31 @@ def test_analysis_failure_is_input_error(monkeypatch):
     result = Analyzer(WorkerSettings()).analyze(Task("a.eml", 0, BYTES, data=MESSAGE))
 
     assert "analysis failed (RuntimeError: parser bug)" in result.error["message"]
+
+
+def test_two_jobs_overlap(monkeypatch):
+    # Each message waits 20 ms without using the CPU, so the timing does not depend on how
+    # many cores the machine has free: two workers must take about half the time of one.
+    import multiprocessing
+    import time
+
+    import diag.pipeline
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the patched analyze_bytes reaches the workers only when they are forked")
+    analyze = diag.pipeline.analyze_bytes
+
+    def slow(*args, **kwargs):
+        time.sleep(0.02)
+        return analyze(*args, **kwargs)
+
+    monkeypatch.setattr(diag.pipeline, "analyze_bytes", slow)
+    tasks = [Task("batch.mbox", index, BYTES, data=MESSAGE) for index in range(64)]
+    timings = {}
+    for jobs in (1, 2):
+        start = time.perf_counter()
+        results = list(run(tasks, WorkerSettings(), jobs=jobs))
+        timings[jobs] = time.perf_counter() - start
+        assert len(results) == 64
+
+    assert timings[2] < 0.7 * timings[1], timings

@@ -248,3 +248,33 @@ def test_tokenizer_faster_than_authres():
     theirs = time.perf_counter() - started
 
     assert ours * 3 < theirs
+
+
+def test_received_spf_pairs():
+    parsed = authres.parse_received_spf(
+        "Pass (protection.outlook.com: domain of example.com designates 198.51.100.40 as permitted sender)"
+        " receiver=protection.outlook.com; client-ip=198.51.100.40; helo=a1.example.com; pr=C"
+    )
+    assert parsed["result"] == "pass"
+    assert parsed["comment"].startswith("protection.outlook.com: domain of example.com")
+    assert parsed["pairs"]["client-ip"] == "198.51.100.40"
+    assert parsed["pairs"]["helo"] == "a1.example.com"
+    assert parsed["errors"] == []
+
+
+def test_received_spf_quoted_and_ipv6():
+    parsed = authres.parse_received_spf('pass (mailfrom) identity=mailfrom; client-ip=2001:db8::1; envelope-from="a b"@example.com')
+    assert parsed["pairs"]["client-ip"] == "2001:db8::1"
+    assert parsed["pairs"]["envelope-from"] == "a b@example.com"
+
+
+def test_received_spf_pairs_without_semicolons():
+    parsed = authres.parse_received_spf("None identity=helo client-ip=192.0.2.1 helo=x.example.com")
+    assert parsed["result"] == "none"
+    assert parsed["pairs"] == {"identity": "helo", "client-ip": "192.0.2.1", "helo": "x.example.com"}
+
+
+def test_received_spf_stray_text():
+    parsed = authres.parse_received_spf("softfail (comment) client-ip=192.0.2.1; trailing")
+    assert parsed["pairs"] == {"client-ip": "192.0.2.1"}
+    assert parsed["errors"] == ["Received-SPF text 'trailing' is not key=value; ignored"]

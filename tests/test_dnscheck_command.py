@@ -121,3 +121,30 @@ def test_dns_wait_until_fixed(knot_fresh):
         timer.cancel()
     assert done.returncode == 0, done.stderr
     assert "still failing" in done.stderr
+
+
+def test_dns_help_options_exist():
+    import re
+
+    from diag.dnscheck.command import dns_command
+
+    import click
+
+    done = maildiag("--help")
+    declared = {name for parameter in dns_command.get_params(click.Context(dns_command)) for name in parameter.opts}
+    mentioned = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", done.stdout))
+    assert mentioned - declared == set()
+
+
+def test_dns_offline_zone_only():
+    # amazonses.com, the SPF include, has no zone file here, so its lookup is refused.
+    zone = str(ROOT / "samples" / "zones" / "customer-fixed.example.org.zone")
+    done = maildiag("customer-fixed.example.org", "--offline", "--zone", zone, "-f", "json")
+    assert done.returncode == 3, done.stderr
+    assert "no zone file covers" in done.stdout
+
+
+def test_dns_offline_needs_files():
+    done = maildiag(BROKEN, "--offline")
+    assert done.returncode == 2
+    assert "--offline needs DNS answers from files" in done.stderr

@@ -201,3 +201,47 @@ def test_esp_from_dkim_domain():
 def test_esp_absent():
     facts = identities.collect(headers_of(("From", "a@example.com"), ("Message-ID", "<x@example.com>")))
     assert "esp" not in facts
+
+
+def test_list_id_third_party():
+    facts = identities.collect(headers_of(("From", "a@example.com"), ("List-Id", "Accounts forum <ap-forum.lists.example.org>")))
+    assert facts["list_id"]["id"] == "ap-forum.lists.example.org"
+    assert facts["list_id"]["description"] == "Accounts forum"
+    assert facts["list_id"]["org_domain"] == "example.org"
+    assert facts["list_id"]["from_aligned"] is False
+    assert "esp" not in facts["list_id"]
+
+
+def test_list_id_own_domain():
+    facts = identities.collect(headers_of(("From", "news@example.com"), ("List-Id", "<newsletter.example.com>")))
+    assert facts["list_id"]["from_aligned"] is True
+
+
+def test_list_id_sending_service():
+    facts = identities.collect(headers_of(("From", "news@example.com"), ("List-Id", "<a1b2c3.123.list-id.mcsv.net>")))
+    assert facts["list_id"]["esp"] == "mailchimp"
+
+
+def test_list_id_without_angle_brackets():
+    facts = identities.collect(headers_of(("From", "a@example.com"), ("List-Id", "just text")))
+    assert "list_id" not in facts
+
+
+def test_ses_markers_listed():
+    facts = identities.collect(headers_of(
+        ("From", "a@example.com"),
+        ("Feedback-ID", "::1.eu-west-1.abc=:AmazonSES"),
+        ("X-SES-Outgoing", "2026.11.04-198.51.100.20"),
+        ("Message-ID", "<0102-000000@eu-west-1.amazonses.com>"),
+    ))
+    assert facts["ses_markers"] == ["Feedback-ID", "X-SES-Outgoing", "Message-ID"]
+
+
+def test_ses_markers_absent_for_own_server():
+    facts = identities.collect(headers_of(
+        ("From", "erp@example.com"),
+        ("Return-Path", "<erp@example.com>"),
+        ("Message-ID", "<1@erp01.corp.example.com>"),
+    ))
+    assert "ses_markers" not in facts
+    assert "esp" not in facts

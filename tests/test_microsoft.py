@@ -107,3 +107,45 @@ def test_compauth_groups():
 def test_scl_unstamped_values():
     assert tables.decode_level("scl", 3)["documented"] is False
     assert tables.decode_level("bcl", 9)["group"] == "many_complaints"
+
+
+def test_dest_junk_decoded():
+    decoded = microsoft.collect(read_headers("auth-m365-inbound-two-tenants.txt"))["decoded"]
+    assert decoded["dest"]["value"] == "J"
+    assert decoded["dest"]["meaning"] == "Junk Email folder."
+
+
+def test_dest_undocumented():
+    decoded = tables.decode_code("dest", "J")
+    assert decoded["documented"] is False
+    assert "Not documented by Microsoft" in decoded["note"]
+
+
+def test_dest_inbox():
+    headers = [Header("X-Microsoft-Antispam-Mailbox-Delivery", "ucf:0;jmr:0;auth:0;dest:I;ENG:(910005);", 0)]
+    decoded = microsoft.collect(headers)["decoded"]
+    assert decoded["dest"]["meaning"] == "Inbox."
+
+
+def test_dest_unknown_value():
+    headers = [Header("X-Microsoft-Antispam-Mailbox-Delivery", "dest:Q;", 0)]
+    decoded = microsoft.collect(headers)["decoded"]
+    assert decoded["dest"]["meaning"] is None
+    assert decoded["dest"]["documented"] is False
+
+
+def test_scl_not_spam_states_action():
+    meaning = tables.decode_level("scl", 1)["meaning"]
+    assert "delivered to the Inbox" not in meaning
+    assert "action is delivery to the Inbox" in meaning
+
+
+def test_sfv_nspm_not_delivered():
+    assert "delivered" not in tables.decode_code("sfv", "NSPM")["meaning"]
+
+
+def test_cat_none_provenance_in_note():
+    decoded = tables.decode_code("cat", "NONE")
+    assert decoded["meaning"] == "No threat category was applied."
+    assert "revision" not in decoded["meaning"]
+    assert "earlier revision" in decoded["note"]

@@ -1,7 +1,9 @@
 """The message reader: clean messages, the stdlib MIME parse, input errors and real pastes."""
 
+import base64
 import email
 import email.policy
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -100,11 +102,13 @@ def test_body_quoting_headers_is_body():
 # The stdlib parse in ParsedMessage.email.
 
 
-@pytest.mark.parametrize("name", ["clean-multipart-crlf.eml", "utf8-headers.eml", "body-quotes-headers.eml"])
+@pytest.mark.parametrize(
+    "name", ["clean-multipart-crlf.eml", "utf8-headers.eml", "body-quotes-headers.eml", "empty-body.eml", "whitespace-body.eml"]
+)
 def test_email_matches_stdlib(name):
     data = (SAMPLES / "eml" / name).read_bytes()
     expected = email.message_from_bytes(data, policy=email.policy.compat32)
-    parsed = read_message(data)
+    parsed = read_message(data, source=name)
     assert parsed.email.items() == expected.items()
     assert parsed.email.as_bytes() == expected.as_bytes()
 
@@ -119,6 +123,52 @@ def test_email_part_payload():
     parsed = read_eml("clean-multipart-crlf.eml")
     html = list(parsed.email.walk())[2]
     assert html.get_payload(decode=True) == b'<p>Hello <a href="https://www.example.net/">Alice</a>.</p>\r\n'
+
+
+# An empty body: a message in a message file (.eml), a header block in a paste.
+
+HEAD = b"From: a@example.net\nSubject: x\n"
+
+
+@pytest.mark.parametrize(
+    "data, source, message_file, kind, body",
+    [
+        (HEAD + b"\n", "m.eml", None, "message", b""),
+        (HEAD + b"\n", "M.EML", None, "message", b""),
+        (HEAD + b"\n \t\n\n", "m.eml", None, "message", b" \t\n\n"),
+        (HEAD + b"\n", "-", None, "headers", None),
+        (HEAD + b"\n", "p.txt", None, "headers", None),
+        (HEAD + b"\n \t\n", "p.txt", None, "headers", None),
+        # No blank line: nothing shows that the header block is complete.
+        (HEAD, "m.eml", None, "headers", None),
+        (HEAD + b"\n", "-", True, "message", b""),
+        (HEAD + b"\n", "m.eml", False, "headers", None),
+        # Mixed line endings send the input to the repair reader, which decides the same way.
+        (b"From: a@example.net\r\nSubject: x\n\r\n", "m.eml", None, "message", b""),
+        (b"From: a@example.net\r\nSubject: x\n\r\n", "p.txt", None, "headers", None),
+    ],
+)
+def test_empty_body(data, source, message_file, kind, body):
+    parsed = read_message(data, source=source, message_file=message_file)
+    assert parsed.kind == kind
+    assert parsed.body == body
+    assert (parsed.email is not None) == (body is not None)
+
+
+@pytest.mark.parametrize("name", ["empty-body.eml", "whitespace-body.eml"])
+def test_empty_body_hash(name):
+    # The body read is the body that DKIM hashed: bh= matches it under the signature's c=.
+    from dkim.canonicalization import CanonicalizationPolicy
+
+    parsed = read_eml(name)
+    tags = dict(part.strip().split("=", 1) for part in parsed.first("DKIM-Signature").unfolded.split(";") if "=" in part)
+    policy = CanonicalizationPolicy.from_c_value(tags["c"].encode("ascii"))
+    digest = hashlib.sha256(policy.canonicalize_body(parsed.body)).digest()
+    assert base64.b64encode(digest).decode("ascii") == tags["bh"]
+
+
+def test_whitespace_body_kept():
+    assert read_eml("whitespace-body.eml").body == b"\r\n \t\r\n"
 
 
 # Input errors: one sentence with the source and what to do, never a traceback.

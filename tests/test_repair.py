@@ -4,8 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from diag.errors import InputError
+from diag.facts.build import build_facts
+from diag.messages.names import is_text_word
 from diag.messages.reader import read_message
-from diag.messages.repair import match_field
+from diag.messages.repair import is_lost_fold, match_field
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -181,6 +184,135 @@ CASES = {
         ],
         [("missing-blank-line", 4)],
     ),
+    "paste-gmail-summary.txt": (
+        [
+            ("Delivered-To", "ap@example.net"),
+            ("Received", "by 2002:a05:7108:1a4c:b0:3f1:2e9d:7c21 with SMTP id e12csp482913gdb;        Tue, 3 Nov 2026 01:14:07 -0800 (PST)"),
+            (
+                "ARC-Seal",
+                "i=1; a=rsa-sha256; t=1793783647; cv=none; d=google.com; s=arc-20240605;        "
+                "b=Qw3rT5yU7iO9pA1sD3fG5hJ7kL9zX1cV3bN5mQ7wE9rT1yU3iO5pA7sD9fG1hJ3k==",
+            ),
+            ("Return-Path", "<0102019a3c5e7f10-8d2b4c6e-000000@bounce.example.com>"),
+            (
+                "Received",
+                "from a27.smtp-out.eu-west-1.example.com (a27.smtp-out.eu-west-1.example.com. [192.0.2.27])        "
+                "by mx.google.com with ESMTPS id 6a1803df08f44-6d8f1a2b3c4si1234567qvb.321        for <ap@example.net>        "
+                "(version=TLS1_3 cipher=TLS_AES_128_GCM_SHA256 bits=128/128);        Tue, 03 Nov 2026 01:14:07 -0800 (PST)",
+            ),
+            (
+                "Authentication-Results",
+                "mx.google.com;       dkim=pass header.i=@example.com header.s=s2026 header.b=Kx7mP2qR;       "
+                "spf=pass (google.com: domain of 0102019a3c5e7f10-8d2b4c6e-000000@bounce.example.com designates "
+                "192.0.2.27 as permitted sender) smtp.mailfrom=bounce.example.com;       "
+                "dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=example.com",
+            ),
+            ("From", "Example Accounts <invoices@example.com>"),
+            ("To", "ap@example.net"),
+            ("Subject", "Invoice 42"),
+            ("Date", "Tue, 3 Nov 2026 09:14:05 +0000"),
+            ("Message-ID", "<0102019a3c5e7f10-8d2b4c6e-1a3f-4b5d-9c7e-2f4a6b8d0e1f-000000@eu-west-1.amazonses.com>"),
+            ("MIME-Version", "1.0"),
+        ],
+        [("gmail-summary", 1)],
+    ),
+    "paste-gmail-summary-plain.txt": (
+        [
+            ("Received", "by 2002:a05:7108:1a4c:b0:3f1:2e9d:7c21 with SMTP id e12csp491022gdb;        Wed, 4 Nov 2026 02:02:13 -0800 (PST)"),
+            (
+                "Authentication-Results",
+                "mx.google.com;       dkim=fail header.i=@example.com header.s=s2026 header.b=Zq8wLm3N;       "
+                "spf=softfail (google.com: domain of transitioning billing@example.com does not designate 198.51.100.7 "
+                "as permitted sender) smtp.mailfrom=billing@example.com;       "
+                "dmarc=fail (p=QUARANTINE sp=QUARANTINE dis=QUARANTINE) header.from=example.com",
+            ),
+            ("From", "Example Accounts <invoices@example.com>"),
+            ("To", "ap@example.net"),
+            ("Subject", "Invoice 43"),
+        ],
+        [("gmail-summary", 1)],
+    ),
+    "paste-gmail-summary-indented.txt": (
+        [
+            ("MIME-Version", "1.0"),
+            ("Date", "Wed, 4 Nov 2026 11:20:02 +0100"),
+            ("Message-ID", "<CAF7x2kQ0m9vR4tY6uI8oP1aS3dF5gH7jK9lZ2xC4vB6nM8qW0e@mail.example.com>"),
+            ("Subject", "Statement for October"),
+            ("From", "Billing <billing@example.org>"),
+            ("To", "ap@example.net"),
+            (
+                "DKIM-Signature",
+                "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=s1;        "
+                "h=to:subject:message-id:date:from:mime-version; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;        "
+                "b=Pa1sD3fG5hJ7kL9zX1cV3bN5mQ7wE9rT1yU3iO5pA7sD9fG1hJ3kL5zX7cV9bN1m",
+            ),
+        ],
+        [("indentation", 0), ("gmail-summary", 1)],
+    ),
+    "paste-outlook-message-details.txt": (
+        [
+            (
+                "Received",
+                "from AM8PR04MB7331.eurprd04.prod.example.net (2603:10a6:20b:1c0::21) by "
+                "DB9PR04MB8412.eurprd04.prod.example.net with HTTPS; Tue, 3 Nov 2026 09:14:09 +0000",
+            ),
+            (
+                "Authentication-Results",
+                "spf=pass (sender IP is 192.0.2.27) smtp.mailfrom=bounce.example.com; dkim=pass (signature was verified) "
+                "header.d=example.com;dmarc=pass action=none header.from=example.com;compauth=pass reason=100",
+            ),
+            (
+                "Received-SPF",
+                "Pass (protection.outlook.com: domain of bounce.example.com designates 192.0.2.27 as permitted sender) "
+                "receiver=protection.outlook.com; client-ip=192.0.2.27; helo=a27.smtp-out.eu-west-1.example.com; pr=C",
+            ),
+            ("From", "Example Accounts <invoices@example.com>"),
+            ("To", "ap@example.net"),
+            ("Subject", "Invoice 42"),
+            ("X-MS-Exchange-Organization-SCL", "1"),
+            (
+                "X-Forefront-Antispam-Report",
+                "CIP:192.0.2.27;CTRY:IE;LANG:en;SCL:1;SRV:;IPV:NLI;SFV:NSPM; "
+                "H:a27.smtp-out.eu-west-1.example.com;PTR:a27.smtp-out.eu-west-1.example.com;CAT:NONE;",
+            ),
+        ],
+        [("page-title", 1)],
+    ),
+    "paste-subject-lost-fold.txt": (
+        [
+            ("Received", "from mail-out.example.com (192.0.2.27) by mx.example.net with ESMTPS; Tue, 3 Nov 2026 09:14:05 +0000"),
+            (
+                "Authentication-Results",
+                "mx.example.net; spf=pass smtp.mailfrom=bounce.example.com; dkim=pass header.d=example.com; "
+                "dmarc=pass header.from=example.com",
+            ),
+            ("From", '"Example Ltd Accounts Receivable and Credit Control, Northern Region: Invoices" <invoices@example.com>'),
+            ("To", "ap@example.net"),
+            (
+                "Subject",
+                "Re: Invoice INV-2026-1042 for consulting services delivered in October, Reminder: payment is due on 15 December",
+            ),
+            ("Sensitivity", "Company-Confidential"),
+            (
+                "Thread-Topic",
+                "Invoice INV-2026-1042 for consulting services delivered in October, Update: payment is due on 15 December",
+            ),
+            ("X-Campaign", "invoices-2026-11"),
+            ("Date", "Tue, 3 Nov 2026 09:14:02 +0000"),
+        ],
+        [("continuation", 2), ("continuation", 4), ("continuation", 6), ("continuation", 9), ("continuation", 12)],
+    ),
+    "paste-subject-lost-fold-clean.txt": (
+        [
+            ("Received", "from mail-out.example.com (192.0.2.27) by mx.example.net with ESMTPS; Tue, 3 Nov 2026 09:14:05 +0000"),
+            ("Authentication-Results", "mx.example.net; spf=pass smtp.mailfrom=bounce.example.com"),
+            ("From", "Example Accounts <invoices@example.com>"),
+            ("Subject", "Planning for the quarterly review of the accounts payable process and Agenda: dates"),
+            ("Status", "RO"),
+            ("Date", "Tue, 3 Nov 2026 09:14:02 +0000"),
+        ],
+        [("continuation", 5)],
+    ),
 }
 
 
@@ -341,3 +473,145 @@ def test_parameter_continuation_after_content_type():
 )
 def test_match_field(line, expected):
     assert match_field(line) == expected
+
+
+# Webmail page text above the header fields.
+
+
+@pytest.mark.parametrize(
+    "name, detail",
+    [
+        (
+            "paste-gmail-summary.txt",
+            "skipped Gmail's Show original summary (lines 1-10), which reported "
+            "SPF: PASS with IP 192.0.2.27; DKIM: PASS with domain example.com; DMARC: PASS",
+        ),
+        (
+            "paste-gmail-summary-plain.txt",
+            "skipped Gmail's Show original summary (lines 1-7), which reported "
+            "SPF: SOFTFAIL with IP 198.51.100.7; DKIM: FAIL with domain example.com; DMARC: FAIL",
+        ),
+        (
+            "paste-gmail-summary-indented.txt",
+            "skipped Gmail's Show original summary (lines 1-9), which reported DKIM: PASS with domain example.org",
+        ),
+        ("paste-outlook-message-details.txt", "skipped the title of Outlook on the web's Message details dialog: Message details"),
+    ],
+)
+def test_page_text_detail(name, detail):
+    parsed = read_sample(name)
+    page = [repair for repair in parsed.repairs if repair.kind in ("gmail-summary", "page-title")]
+    assert [repair.detail for repair in page] == [detail]
+
+
+def test_gmail_summary_one_from():
+    parsed = read_sample("paste-gmail-summary.txt")
+    assert build_facts(parsed)["identities"]["from_count"] == 1
+
+
+def test_gmail_summary_no_result_fields():
+    parsed = read_sample("paste-gmail-summary.txt")
+    assert [header.name for header in parsed.headers if header.name in ("SPF", "DKIM", "DMARC")] == []
+
+
+def test_gmail_summary_repeated_row_ends():
+    # Without results or buttons, the second From starts the raw header block.
+    data = (
+        b"Message ID\t<a1@example.com>\nFrom:\tBilling <billing@example.org>\nTo:\tap@example.net\n"
+        b"From: Billing <billing@example.org>\nTo: ap@example.net\nMIME-Version: 1.0\n"
+    )
+    parsed = read_message(data, source="p.txt")
+    assert [header.name for header in parsed.headers] == ["From", "To", "MIME-Version"]
+    assert [(repair.kind, repair.line) for repair in parsed.repairs] == [("gmail-summary", 1)]
+
+
+def test_gmail_summary_alone_rejected():
+    data = b"Original Message\nMessage ID\t<a1@example.com>\nSPF:\tPASS with IP 192.0.2.27 Learn more\nDownload Original\tCopy to clipboard\n"
+    with pytest.raises(InputError, match=r"^p\.txt: no email header fields found"):
+        read_message(data, source="p.txt")
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        # From, To and Subject alone are an ordinary header block.
+        (
+            b"From: a@example.com\nTo: b@example.net\nSubject: Invoice\n"
+            b"Received: from x.example.com by mx.example.net; Tue, 3 Nov 2026 09:14:05 +0000\n",
+            ["From", "To", "Subject", "Received"],
+        ),
+        # Summary rows followed by text that is no header field.
+        (
+            b"To: b@example.net\nSPF: PASS with IP 192.0.2.27\nThanks for checking.\n"
+            b"Received: from x.example.com by mx.example.net; Tue, 3 Nov 2026 09:14:05 +0000\n",
+            ["To", "SPF", "Received"],
+        ),
+        # The heading alone: a quoted reply can start with "Original Message" too.
+        (
+            b"Original Message\nFrom: a@example.com\nSent: Tuesday\nTo: b@example.net\n"
+            b"Received: from x.example.com by mx.example.net; Tue, 3 Nov 2026 09:14:05 +0000\n",
+            ["From", "Sent", "To", "Received"],
+        ),
+    ],
+)
+def test_gmail_summary_not_found(data, expected):
+    parsed = read_message(data, source="p.txt")
+    assert "gmail-summary" not in [repair.kind for repair in parsed.repairs]
+    assert [header.name for header in parsed.headers] == expected
+
+
+# Unindented continuations that look like "Word: text".
+
+
+def test_lost_fold_detail():
+    parsed = read_sample("paste-subject-lost-fold.txt")
+    assert parsed.repairs[3].detail == 'joined line 9 to Subject as folded continuation lines ("Reminder:" is not a header field name)'
+
+
+@pytest.mark.parametrize("source, expected", [("p.txt", ["Subject", "Date"]), ("m.eml", ["Subject", "Reminder", "Date"])])
+def test_lost_fold_paste_only(source, expected):
+    data = b"Subject: Invoice 42 for consulting services\nReminder: payment due\nDate: Tue, 3 Nov 2026 09:14:02 +0000\n"
+    parsed = read_message(data, source=source)
+    assert [header.name for header in parsed.headers] == expected
+
+
+@pytest.mark.parametrize(
+    "field_name, value, name, expected",
+    [
+        ("Subject", "Invoice 42 for consulting services", "Reminder", True),
+        ("subject", "Invoice 42", "RE", True),
+        ("Thread-Topic", "Invoice 42", "Update", True),
+        ("Comments", "Checked", "Note", True),
+        ("From", '"Example Ltd Accounts, Northern', "Region", True),
+        ("From", "Example Accounts <invoices@example.com>", "Region", False),
+        ("Sender", "invoices@example.com", "Region", False),
+        ("To", "Accounts Payable, Northern", "Region", False),
+        ("Received", "from mail-out.example.com", "Reminder", False),
+        ("Subject", "Invoice 42", "X-Mailer", False),
+        ("Subject", "Invoice 42", "Sensitivity", False),
+        ("Subject", "Invoice 42", "Date", False),
+    ],
+)
+def test_is_lost_fold(field_name, value, name, expected):
+    assert is_lost_fold(field_name, value, name) is expected
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Reminder", True),
+        ("Re", True),
+        ("FWD", True),
+        ("A", True),
+        ("X-Mailer", False),
+        ("Received", False),
+        ("subject", False),
+        ("Sensitivity", False),
+        ("Status", False),
+        ("SpamDiagnosticOutput", False),
+        ("360nrsId", False),
+        ("Thread_Index", False),
+    ],
+)
+def test_is_text_word(name, expected):
+    assert is_text_word(name) is expected

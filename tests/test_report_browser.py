@@ -106,3 +106,38 @@ def test_browser_filter_hides_severity(chromium_page, tmp_path):
 
     assert chromium_page.locator("article.finding[data-severity='error']").first.is_hidden()
     assert chromium_page.locator("article.finding[data-severity='warning']").first.is_visible()
+
+
+def test_browser_demo_summary_and_groups(chromium_page, tmp_path):
+    path = write_html(pipeline_report(ROOT / "samples" / "headers" / "ses-to-m365-spoof.txt"), tmp_path / "report.html")
+
+    seen = open_watched(chromium_page, path)
+
+    assert_inert(chromium_page, path, seen)
+    steps = chromium_page.locator(".changes li")
+    assert steps.count() == 2
+    assert steps.first.inner_text().startswith("dkim-only-esp-signature: In the SES console")
+    groups = chromium_page.locator("details.skipped")
+    assert groups.first.locator("summary").is_visible()
+    assert groups.first.locator("li").first.is_hidden()
+    groups.first.locator("summary").click()
+    assert groups.first.locator("li").first.is_visible()
+
+
+def test_browser_demo_fix_code_elements(chromium_page, tmp_path):
+    path = write_html(pipeline_report(ROOT / "samples" / "headers" / "ses-to-m365-spoof.txt"), tmp_path / "report.html")
+    open_watched(chromium_page, path)
+
+    codes = chromium_page.locator("article.finding").first.locator(".fix code").all_inner_texts()
+    assert "<token>._domainkey.example.com CNAME <token>.dkim.amazonses.com" in codes
+    assert "`" not in chromium_page.locator(".fix").first.inner_text()
+
+
+def test_browser_follows_from_links_resolve(chromium_page, tmp_path):
+    path = write_html(pipeline_report(ROOT / "samples" / "headers" / "ses-to-m365-spoof.txt"), tmp_path / "report.html")
+    open_watched(chromium_page, path)
+
+    hrefs = chromium_page.locator(".links a").evaluate_all("links => links.map(link => link.getAttribute('href'))")
+    assert hrefs
+    for href in hrefs:
+        assert chromium_page.locator(f"article{href}").count() == 1, href

@@ -35,13 +35,18 @@ def test_terminal_headline_counts_domains():
 def test_terminal_header_rules_collapsed():
     text = report(*BROKEN)
     assert "dkim-only-esp-signature" not in text
-    assert "Not run (" in text
+    assert "message checks not run: they read a received message's headers or body." in " ".join(text.split())
+
+
+def test_terminal_ses_group_region_from_expectations():
+    text = " ".join(report(*BROKEN).split())
+    assert "SES account checks not run: they read the SES account through the AWS API. Run maildiag ses check --region us-east-1." in text
 
 
 def test_evidence_dig_line():
     # The terminal report wraps at 100 columns; compare with the line breaks removed.
     text = " ".join(report(*BROKEN).split())
-    assert "dns.mail_from.query = bounce.customer-broken.example.org MX ok: 10 feedback-smtp.us-west-2.amazonses.com. (ttl 300" in text
+    assert "dns.mail_from.query bounce.customer-broken.example.org MX ok: 10 feedback-smtp.us-west-2.amazonses.com. (ttl 300" in text
 
 
 def test_markdown_dns_table():

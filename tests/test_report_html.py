@@ -121,7 +121,9 @@ def test_html_sections_present():
     assert "<td>Microsoft CAT</td>" in html
     assert html.count('<article class="finding') == 3
     assert "<summary>Checked and passed (2)</summary>" in html
-    assert "<summary>Could not check, retry later (1)</summary>" in html
+    assert "<summary>Could not check, a lookup failed temporarily; retry later (1)</summary>" in html
+    assert "<summary>1 other check did not apply: the message has none of the facts they judge.</summary>" in html
+    assert "<h2>What to change first</h2>" in html
     assert "<summary>Input repairs (1)</summary>" in html
     assert "Input errors (1)" in html
 

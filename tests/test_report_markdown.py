@@ -80,7 +80,8 @@ def test_markdown_dns_report():
         ("[link](http://203.0.113.9/)", "\\[link\\](http://203.0.113.9/)"),
         ("<b>&", "&lt;b&gt;&amp;"),
         ("# heading", "\\# heading"),
-        ("1. item", "\\1. item"),
+        ("1. item", "1\\. item"),
+        ("2) item", "2\\) item"),
         ("line\n</details>", "line &lt;/details&gt;"),
     ],
 )

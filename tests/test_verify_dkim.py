@@ -177,7 +177,7 @@ def test_ses_pair_one_broken(resolver, world):
 def test_servfail_is_temperror(world, world_knot):
     from diag.dns.live import LiveResolver
 
-    # Knot answers SERVFAIL for its deliberately broken zone.
+    # Knot returns SERVFAIL for its deliberately broken zone.
     result = only(LiveResolver([world_knot.address], timeout=1.0), sign(message(), world.keys["s2048"], "s1", "broken.example.net"))
     assert result["result"] == "temperror"
     assert result["reason"] == "dns-temperror"

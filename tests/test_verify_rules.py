@@ -98,3 +98,12 @@ def test_cli_knot_nameserver(knot):
     assert message["verify"]["spf"]["mailfrom_result"] == "pass"
     names = {finding["name"] for finding in message["findings"]}
     assert "verify-dkim-receiver-pass-now-fail" in names
+
+
+def test_cli_html_section(tmp_path):
+    output = tmp_path / "report.html"
+    done = maildiag("samples/verify/arc-tampered.eml", "--offline", "-f", "html", "-o", str(output), *zone_args())
+    assert done.returncode == 1, done.stderr
+    html = output.read_text()
+    assert "<h3>Our verification</h3>" in html
+    assert "does not verify: the message changed after that hop sealed it" in html

@@ -140,7 +140,7 @@ def zone_text(origin: str, records: list[tuple[str, str, str]]) -> str:
 
 
 def key_lookup(records: dict[str, Key]):
-    """Return a dkimpy dnsfunc answering from {name: Key}, for the bare-dkimpy checks below."""
+    """Return a dkimpy dnsfunc that looks keys up in {name: Key}, for the bare-dkimpy checks below."""
     def lookup(name, timeout=5):
         key = records.get(name.decode().rstrip(".")) if isinstance(name, bytes) else records.get(name.rstrip("."))
         return f"v=DKIM1; k={key.kind}; p={key.public}".encode() if key else None

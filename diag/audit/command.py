@@ -42,7 +42,7 @@ def audit(paths, jobs, shard, merge, quiet, authserv_id, offline, zones, nameser
 
     PATH is a message file (.eml, .txt), an Outlook .msg, an mbox, a Maildir or a folder
     (searched recursively). With -, the paths are read from standard input, one per line.
-    Full messages are also verified (DKIM, ARC, SPF, DMARC) when DNS is available; each
+    Full messages are also verified (DKIM, ARC, SPF, DMARC) when DNS is available. Each
     name and type is looked up once per run, whatever the number of jobs.
 
     Exit status: 1 when a finding is at or above --fail-on; else 2 when an input could not
@@ -113,7 +113,7 @@ def audit(paths, jobs, shard, merge, quiet, authserv_id, offline, zones, nameser
 def _start_run(paths, merge, shard, settings, jobs, dns_options, stack: ExitStack):
     """Return the results iterator of the run and its expected length (None when unknown).
 
-    With --merge the results are the records of the shard files; otherwise the inputs are
+    With --merge the results are the records of the shard files. Otherwise the inputs are
     listed and analysed by `jobs` workers (default: one per CPU, at most one per message).
     """
     if merge:

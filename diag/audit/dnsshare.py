@@ -91,7 +91,7 @@ def _make_shared(resolver_options: dict) -> SingleFlightResolver:
 
 
 class ResolverManager(BaseManager):
-    """Manager process that holds the run's SingleFlightResolver."""
+    """Manager process that runs the run's SingleFlightResolver."""
 
 
 ResolverManager.register("SharedResolver", callable=_make_shared, exposed=("query", "error", "lookup_count", "close"))
@@ -101,7 +101,7 @@ class SharedResolver:
     """Context manager: start the manager, build the resolver inside it, and stop both afterwards.
 
     `resolver_options` are the keyword arguments of diag.dns.factory.make_resolver; the
-    resolver is built in the manager process because a live or recording resolver holds
+    resolver is built in the manager process because a live or recording resolver owns
     sockets and files that cannot be sent between processes.
     """
 

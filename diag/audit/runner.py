@@ -36,7 +36,7 @@ PAYLOAD_JSONL = "jsonl"
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What each worker needs to analyse messages; rules are loaded once per worker."""
+    """Settings of the analysis, sent to each worker; rules are loaded once per worker."""
 
     rules_dirs: tuple[str, ...] = ()
     authserv_id: str | None = None

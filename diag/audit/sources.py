@@ -35,6 +35,8 @@ FILE = "file"
 MSG = "msg"
 BYTES = "bytes"
 ERROR = "error"
+# Source kind of an mbox, which the parent expands into BYTES tasks.
+MBOX = "mbox"
 
 
 @dataclass(frozen=True)
@@ -221,12 +223,15 @@ def _mbox_source(path: str) -> Source:
     try:
         box = mailbox.mbox(path, create=False)
         count = len(box)
-        truncated = _ends_without_line_break(path)
+        truncated = count > 0 and _ends_without_line_break(path)
     except (OSError, mailbox.Error) as error:
         return Source(path, ERROR, reason=f"{path}: cannot read the mbox: {getattr(error, 'strerror', None) or error}")
     if count == 0:
+        box.close()
         return Source(path, ERROR, reason=f"{path}: no messages found: an mbox starts each message with a 'From ' line (RFC 4155); pass .eml files or a folder instead")
-    return Source(path, "mbox", count=count, mbox=box, truncated=truncated)
+    # NOTE: the mbox stays open from listing until its messages are read, so a batch with
+    # more mbox files than the open-file limit (ulimit -n) reports the last ones as errors.
+    return Source(path, MBOX, count=count, mbox=box, truncated=truncated)
 
 
 def _ends_without_line_break(path: str) -> bool:
@@ -238,7 +243,7 @@ def _ends_without_line_break(path: str) -> bool:
 def iter_tasks(sources: Iterable[Source], shard: Shard | None = None) -> Iterator[Task]:
     """Yield one task per message in order; mbox messages are read one at a time."""
     for source in sources:
-        if source.kind == "mbox":
+        if source.kind == MBOX:
             yield from _mbox_tasks(source, shard)
             continue
         if shard is not None and not shard.contains(source.path, 0):

@@ -67,7 +67,7 @@ class Run:
         from diag.dns.factory import make_resolver
 
         return make_resolver(
-            offline=False,
+            offline=self.options["offline"],
             zones=list(self.options["zones"]),
             nameservers=list(self.options["nameservers"]),
             record=self.options["record"],
@@ -108,7 +108,12 @@ class Run:
         return check_authoritative(domain, expectations, bootstrap, port=self.options["authoritative_port"], timeout=self.options["timeout"])
 
     def check_all(self, domains: list[str]) -> list[dict]:
-        """Check every domain, `--jobs` at a time; one resolver (and its cache) per run."""
+        """Check every domain, `--jobs` at a time; one resolver (and its cache) per run.
+
+        The threads overlap time spent waiting for DNS replies. Parsing and rule evaluation
+        hold the GIL, so answers from zone files, a recording or a loopback server gain
+        nothing from more jobs (docs/benchmarks.md has the measurements).
+        """
         from diag.dns.factory import closing
 
         with closing(self.make_resolver()) as resolver:
@@ -158,16 +163,17 @@ def _split_nameservers(entries: tuple[str, ...]) -> int:
 
 @click.command("dns")
 @click.argument("domains", nargs=-1, metavar="DOMAIN... | @FILE")
-@click.option("--expect", "expect_file", metavar="FILE", help="Expectations: a TOML file, or a pyproject.toml with [tool.maildiag].")
+@click.option("--expect", "expect_file", metavar="FILE", help="Read the expected records (SES region, Easy DKIM tokens or selectors, MAIL FROM domain, minimum DMARC policy, SPF includes) from FILE: TOML, or a pyproject.toml with a [tool.maildiag] table.")
+@click.option("--offline", is_flag=True, help="Answer only from the --zone or --replay files and send no DNS query; a name no zone file covers is a temporary error (exit 3).")
 @with_dns_source_options
-@click.option("--authoritative", is_flag=True, help="Ask the domain's own nameservers directly and report where they disagree.")
-@click.option("--wait", "wait", metavar="DURATION", help="Repeat the checks until they pass or DURATION (e.g. 90s, 5m) has passed.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Domains checked at the same time.")
+@click.option("--authoritative", is_flag=True, help="Ask the domain's own nameservers directly and report where they disagree; the port of the first --nameserver, if given, is used for them.")
+@click.option("--wait", "wait", metavar="DURATION", help="Repeat the checks, 10 s apart, until nothing fails at or above --fail-on or DURATION has passed: seconds, or a number with s, m or h (90s, 5m).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Number of domains checked at once, each in its own thread. Helps when DNS replies take network round trips; with --zone, --replay or a resolver on this machine the checks are CPU-bound and more jobs do not speed them up.")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True, help="Report format.")
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True, help="Exit 1 when a finding has this severity or a higher one.")
 @click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Also load rule files from DIR (repeatable).")
-def dns_command(domains, expect_file, zones, nameservers, record, replay, timeout, authoritative, wait, jobs, fmt, output, fail_on, rules_dirs):
+def dns_command(domains, expect_file, offline, zones, nameservers, record, replay, timeout, authoritative, wait, jobs, fmt, output, fail_on, rules_dirs):
     """Check the SPF, DMARC, Easy DKIM and MAIL FROM records of DOMAIN for Amazon SES.
 
     DOMAIN may be repeated, or given as @FILE with one domain a line. Exit codes: 0 pass,
@@ -178,14 +184,16 @@ def dns_command(domains, expect_file, zones, nameservers, record, replay, timeou
     from diag.pipeline import build_report, exit_code_for
 
     try:
-        if authoritative and (zones or replay):
-            raise UsageError("--authoritative asks live nameservers; it does not fit with --zone or --replay")
+        if authoritative and (zones or replay or offline):
+            raise UsageError("--authoritative asks live nameservers; it does not fit with --zone, --replay or --offline")
+        if offline and not (zones or replay):
+            raise UsageError("--offline needs DNS answers from files: add --zone FILE or --replay FILE")
         expectations = load_expectations(expect_file) if expect_file else None
         if not domains and expectations and expectations.domain:
             domains = (expectations.domain,)
         domain_list = read_domains(domains)
         options = {
-            "zones": zones, "nameservers": nameservers, "record": record, "replay": replay,
+            "offline": offline, "zones": zones, "nameservers": nameservers, "record": record, "replay": replay,
             "timeout": timeout, "authoritative": authoritative, "jobs": jobs,
             "authoritative_port": _split_nameservers(nameservers) if authoritative else 53,
         }

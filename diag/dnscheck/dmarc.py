@@ -1,114 +1,23 @@
 """DMARC record posture (RFC 7489): discovery with the organisational-domain fallback,
-one record, valid tags, the policy, and authorisation of external report destinations.
+one record, valid tags, the policy, the record to publish next, and authorisation of
+external report destinations.
 
-checkdmarc (6.0.4) validates the record's grammar and tag values. Its report-destination
-checks query DNS, so it is given an adapter that sends those queries through our
-Resolver (see `_CheckdmarcResolver`); the authorisation facts themselves are gathered here,
-because checkdmarc turns a SERVFAIL into "not authorised".
+The record is validated by diag.dnscheck.dmarcrecord, whose docstring gives the measurements
+behind checking RFC 7489 here instead of calling checkdmarc at run time.
 """
 
 import logging
-import re
 
-from diag.dns.resolver import NODATA, NXDOMAIN, OK
+from diag.dns.resolver import OK
+from diag.dnscheck.dmarcadvice import at_least_record, corrected_record, merged_record, starter_record, stronger_record
+from diag.dnscheck.dmarcrecord import POLICY_RANK, ParsedRecord, dmarc_records, is_dmarc_record, parse_record, split_tags
 from diag.dnscheck.evidence import evidence
 from diag.facts.orgdomain import org_domain
 
 log = logging.getLogger(__name__)
 
-# RFC 7489 section 6.3 (ABNF): "v" is a case-insensitive literal, "DMARC1" is matched exactly.
-_VERSION = re.compile(r"^[vV][ \t]*=[ \t]*DMARC1[ \t]*(?:;|$)")
-# RFC 7489 section 6.4: dmarc-sep = *WSP %x3b *WSP
-_SEPARATOR = re.compile(r"[ \t]*;[ \t]*")
-POLICY_RANK = {"none": 0, "quarantine": 1, "reject": 2}
-
-
-def is_dmarc_record(text: str) -> bool:
-    return bool(_VERSION.match(text))
-
-
-def dmarc_records(records) -> list[str]:
-    return [record for record in records if is_dmarc_record(record)]
-
-
-def split_tags(record: str) -> tuple[dict, list[str]]:
-    """Split a record into lower-case tag names and values; return (tags, errors).
-
-    No space after a semicolon and no final semicolon are both valid (RFC 7489 section 6.4).
-    """
-    tags, errors = {}, []
-    for part in _SEPARATOR.split(record.strip()):
-        if not part:
-            continue
-        name, equals, value = part.partition("=")
-        name = name.strip().lower()
-        if not equals or not name:
-            errors.append(f"{part!r} is not a tag=value pair (RFC 7489 section 6.4)")
-            continue
-        if name in tags:
-            errors.append(f"tag {name} appears more than once")
-            continue
-        tags[name] = value.strip()
-    return tags, errors
-
-
-class _CheckdmarcResolver:
-    """The part of dns.resolver.Resolver that checkdmarc calls, answered by our Resolver.
-
-    checkdmarc's report-destination and MX checks call `resolve(name, type, lifetime=)` on a
-    supplied resolver. Routing them here keeps every query on our Resolver (zone files,
-    replay, the chosen server) instead of the system resolver.
-    """
-
-    lifetime = 5.0
-
-    def __init__(self, resolver):
-        self._resolver = resolver
-
-    def resolve(self, name, rdtype, lifetime=None, **_ignored):
-        import dns.name
-        import dns.rdata
-        import dns.rdataclass
-        import dns.rdatatype
-        import dns.resolver
-        from dns.rdtypes.ANY.TXT import TXT
-
-        answer = self._resolver.query(str(name).rstrip("."), str(rdtype))
-        if answer.status == NXDOMAIN:
-            raise dns.resolver.NXDOMAIN()
-        if answer.status in (NODATA,) or (answer.status == OK and not answer.records):
-            raise dns.resolver.NoAnswer()
-        if answer.temporary:
-            raise dns.resolver.NoNameservers()
-
-        rdatas = []
-        for record in answer.records:
-            if answer.rdtype == "TXT":
-                data = record.encode("utf-8")
-                chunks = [data[start:start + 255] for start in range(0, len(data), 255)] or [b""]
-                rdatas.append(TXT(dns.rdataclass.IN, dns.rdatatype.TXT, chunks))
-            else:
-                rdatas.append(dns.rdata.from_text(dns.rdataclass.IN, answer.rdtype, record))
-        return rdatas
-
-
-def _validate_with_checkdmarc(resolver, record: str, domain: str) -> tuple[list[str], list[str]]:
-    """Return (errors, warnings) from checkdmarc's parser, with its DNS sent through `resolver`."""
-    import checkdmarc.dmarc
-    import checkdmarc.utils
-
-    # checkdmarc keeps a process-wide answer cache keyed by name only; answers from another
-    # check (another zone file or server) must not leak into this one.
-    checkdmarc.utils.DNS_CACHE.clear()
-    try:
-        parsed = checkdmarc.dmarc.parse_dmarc_record(
-            record, domain, resolver=_CheckdmarcResolver(resolver), retries=0, timeout=5.0
-        )
-    except checkdmarc.dmarc.DMARCError as error:
-        return [str(error)], []
-    finally:
-        checkdmarc.utils.DNS_CACHE.clear()
-    return [], [str(warning) for warning in parsed.get("warnings", [])]
+# Re-exported: diag.verify.dmarc reads records through this module.
+__all__ = ["POLICY_RANK", "check_dmarc", "dmarc_records", "is_dmarc_record", "lookup_policy", "report_destinations", "split_tags"]
 
 
 def lookup_policy(resolver, domain: str) -> dict:
@@ -130,17 +39,13 @@ def lookup_policy(resolver, domain: str) -> dict:
     return discovery
 
 
-def report_destinations(resolver, policy_domain: str, tags: dict) -> list[dict]:
+def report_destinations(resolver, policy_domain: str, parsed: ParsedRecord) -> list[dict]:
     """Check that external rua/ruf destinations accept reports (RFC 7489 section 7.1)."""
     destinations = []
     for tag in ("rua", "ruf"):
-        for uri in (tags.get(tag) or "").split(","):
-            uri = uri.strip()
-            if not uri.lower().startswith("mailto:"):
-                continue
-            address = uri[len("mailto:"):].split("!", 1)[0]
-            host = address.rpartition("@")[2].rstrip(".").lower()
-            if not host or org_domain(host) == org_domain(policy_domain):
+        for uri in getattr(parsed, tag):
+            host = uri.host
+            if uri.scheme != "mailto" or org_domain(host) == org_domain(policy_domain):
                 continue
 
             name = f"{policy_domain}._report._dmarc.{host}"
@@ -148,11 +53,12 @@ def report_destinations(resolver, policy_domain: str, tags: dict) -> list[dict]:
             if answer.temporary:
                 authorised = "temperror"
             else:
-                authorised = answer.status == OK and any(record.startswith("v=DMARC1") for record in answer.records)
+                # A wildcard record (*._report._dmarc.HOST) is synthesised into this answer.
+                authorised = answer.status == OK and any(is_dmarc_record(record) for record in answer.records)
             destinations.append(
                 {
                     "tag": tag,
-                    "uri": uri,
+                    "uri": uri.uri,
                     "host": host,
                     "authorised": authorised,
                     "query": evidence(answer),
@@ -162,17 +68,27 @@ def report_destinations(resolver, policy_domain: str, tags: dict) -> list[dict]:
     return destinations
 
 
+def _txt(name: str, value: str | None) -> str | None:
+    return f'{name}. TXT "{value}"' if value else None
+
+
 def check_dmarc(resolver, domain: str, min_policy: str | None = None) -> dict:
-    """Check the DMARC posture of `domain`; return the fact for `dns.dmarc`."""
+    """Check the DMARC posture of `domain`; return the fact for `dns.dmarc`.
+
+    `suggested_record` is the record to publish next, as `NAME. TXT "VALUE"`: a first
+    record when there is none, the one record to keep when there are several, the record
+    with its errors removed when it is invalid, and otherwise the next, stronger step.
+    """
     discovery = lookup_policy(resolver, domain)
     answer = discovery["answer"]
+    policy_domain = discovery["policy_domain"]
+    record_name = f"_dmarc.{policy_domain}"
     fact = {
         "domain": domain,
-        "policy_domain": discovery["policy_domain"],
+        "policy_domain": policy_domain,
         "queries": discovery["queries"],
         "records": discovery["records"],
         "record_count": len(discovery["records"]),
-        "suggested_record": f"_dmarc.{domain}. TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\"",
     }
     if min_policy:
         fact["min_policy"] = min_policy
@@ -182,49 +98,52 @@ def check_dmarc(resolver, domain: str, min_policy: str | None = None) -> dict:
         return fact
     if not discovery["records"]:
         fact["status"] = "none"
+        fact["suggested_record"] = _txt(f"_dmarc.{domain}", starter_record(domain))
         return fact
     if len(discovery["records"]) > 1:
         # RFC 7489 section 6.6.3 step 5: several records end discovery; no policy applies.
         fact["status"] = "permerror"
-        fact["error"] = f"{len(discovery['records'])} DMARC records at _dmarc.{discovery['policy_domain']}; publish exactly one"
+        fact["error"] = f"{len(discovery['records'])} DMARC records at {record_name}; publish exactly one"
+        fact["suggested_record"] = _txt(record_name, merged_record([parse_record(record) for record in discovery["records"]]))
         return fact
 
     record = discovery["records"][0]
-    tags, errors = split_tags(record)
-    checkdmarc_errors, warnings = _validate_with_checkdmarc(resolver, record, discovery["policy_domain"])
-    errors += checkdmarc_errors
-    policy = (tags.get("p") or "").lower()
-    if policy not in POLICY_RANK:
-        # RFC 7489 section 6.3: p is required in a policy record and must be one of three values.
-        errors.append(f"p={tags.get('p')!r} is missing or invalid; use none, quarantine or reject" if "p" in tags else "the p tag is missing (RFC 7489 section 6.3)")
-    pct = tags.get("pct", "100")
-    if not pct.isdigit() or not 0 <= int(pct) <= 100:
-        errors.append(f"pct={pct!r} is not an integer from 0 to 100 (RFC 7489 section 6.3)")
-
-    subdomain_policy = (tags.get("sp") or policy).lower()
+    parsed = parse_record(record)
+    policy = parsed.policy
+    subdomain_policy = parsed.subdomain_policy
+    inherited = policy_domain != domain
     fact.update(
         {
-            "status": "permerror" if errors else "ok",
+            "status": "permerror" if parsed.errors else "ok",
             "record": record,
-            "tags": tags,
-            "p": policy or None,
-            "sp": subdomain_policy or None,
+            "tags": parsed.tags,
+            "p": policy,
+            "sp": subdomain_policy,
             # The policy that applies to mail from `domain` itself: sp when the record came
             # from the organisational domain (RFC 7489 section 6.6.3 step 6).
-            "effective_policy": subdomain_policy if discovery["policy_domain"] != domain else (policy or None),
-            "pct": int(pct) if pct.isdigit() else None,
-            "adkim": tags.get("adkim", "r").lower(),
-            "aspf": tags.get("aspf", "r").lower(),
-            "rua": [uri.strip() for uri in tags.get("rua", "").split(",") if uri.strip()],
-            "ruf": [uri.strip() for uri in tags.get("ruf", "").split(",") if uri.strip()],
-            "syntax_errors": errors,
-            "warnings": warnings,
-            "destinations": report_destinations(resolver, discovery["policy_domain"], tags),
+            "effective_policy": subdomain_policy if inherited else policy,
+            "pct": parsed.percent if "pct" in parsed.valid or "pct" not in parsed.tags else None,
+            "adkim": parsed.tags["adkim"].lower() if "adkim" in parsed.valid else "r",
+            "aspf": parsed.tags["aspf"].lower() if "aspf" in parsed.valid else "r",
+            "rua": [uri.uri for uri in parsed.rua],
+            "ruf": [uri.uri for uri in parsed.ruf],
+            "syntax_errors": parsed.errors,
+            "warnings": parsed.warnings,
+            "destinations": report_destinations(resolver, policy_domain, parsed),
         }
     )
     fact["unauthorised_destinations"] = [item for item in fact["destinations"] if item["authorised"] is False]
+
     effective = fact["effective_policy"]
     if min_policy and effective in POLICY_RANK:
         fact["below_min_policy"] = POLICY_RANK[effective] < POLICY_RANK[min_policy]
+        if fact["below_min_policy"]:
+            fact["min_policy_record"] = _txt(record_name, at_least_record(parsed, min_policy))
     fact["next_policy"] = {"none": "quarantine", "quarantine": "reject"}.get(effective)
+
+    if parsed.errors:
+        fact["suggested_record"] = _txt(record_name, corrected_record(parsed))
+    else:
+        governing_tag = "sp" if inherited and "sp" in parsed.tags else "p"
+        fact["suggested_record"] = _txt(record_name, stronger_record(parsed, governing_tag))
     return fact

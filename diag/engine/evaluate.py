@@ -28,10 +28,20 @@ def evaluate(rules: list[Rule], facts: dict) -> list[dict]:
     """
     available = {source: _has_source(facts, source) for source in SOURCES}
     debug = log.isEnabledFor(logging.DEBUG)
+    # Rules share a few `needs` lists, so each list is checked once per message. Offline,
+    # most rules stop here because they need DNS or SES facts.
+    unmet_by_needs: dict[tuple[str, ...], str | None] = {}
 
     outcomes = []
     for rule in rules:
-        outcome, match, detail = _decide(rule, facts, available)
+        needs = rule.needs
+        if needs not in unmet_by_needs:
+            unmet_by_needs[needs] = _unmet_needs(needs, available)
+        unmet = unmet_by_needs[needs]
+        if unmet is not None:
+            outcome, match, detail = "not_applicable", None, unmet
+        else:
+            outcome, match, detail = _judge(rule, facts)
         if debug:
             log.debug("rule %s (%s): %s", rule.name, rule.code, outcome)
 
@@ -80,10 +90,14 @@ def _result(rule: Rule, facts: dict, outcome: str, match: Match | None, detail: 
 
 def _decide(rule: Rule, facts: dict, available: dict[str, bool]) -> tuple[str, Match | None, str | None]:
     """Return the outcome, the matched list item and the detail; `available` maps each source to its presence."""
-    missing = [source for source in rule.needs if not available[source]]
-    if missing:
-        return "not_applicable", None, f"needs {', '.join(missing)} facts, which this input does not provide"
+    unmet = _unmet_needs(rule.needs, available)
+    if unmet is not None:
+        return "not_applicable", None, unmet
+    return _judge(rule, facts)
 
+
+def _judge(rule: Rule, facts: dict) -> tuple[str, Match | None, str | None]:
+    """Decide the outcome of a rule whose sources are all present."""
     # Conditions are evaluated through their compiled `check` functions, see conditions.py.
     if rule.error_when is not None and rule.error_when.check(facts) is not False:
         return "error", None, f"cannot judge because a lookup failed temporarily: {rule.error_when.description}"
@@ -95,6 +109,14 @@ def _decide(rule: Rule, facts: dict, available: dict[str, bool]) -> tuple[str, M
     if result is False:
         return "pass", None, None
     return "fail", (None if result is True else result), None
+
+
+def _unmet_needs(needs: tuple[str, ...], available: dict[str, bool]) -> str | None:
+    """Return the not_applicable detail when a source in `needs` is absent, else None."""
+    missing = [source for source in needs if not available[source]]
+    if missing:
+        return f"needs {', '.join(missing)} facts, which this input does not provide"
+    return None
 
 
 def _has_source(facts: dict, source: str) -> bool:

@@ -6,11 +6,17 @@ ARC-Seal carries cv=fail or when the trusted Authentication-Results reports arc=
 Structural faults that RFC 8617 makes a validator reject (a missing or repeated member,
 a gap in the instances, cv other than none on i=1) are listed in `arc.structure_errors`.
 Signatures are checked only in verify/.
+
+Two facts tell a forwarder's damage from a sender's fault (RFC 8617, RFC 7960):
+`arc.chain_pass`, the receiver's ARC verdict, and `arc.first_hop`, the results the first
+intermediary recorded in its ARC-Authentication-Results i=1 before it changed the message.
+They are claims of the sealers, trusted only as far as the receiver's arc=pass vouches for
+the chain.
 """
 
 import logging
 
-from diag.facts import authres, dkimsig
+from diag.facts import authres, dkimsig, orgdomain, trust
 from diag.messages.model import Header
 
 log = logging.getLogger(__name__)
@@ -30,8 +36,74 @@ def _instance(member: str, value: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def collect(headers: list[Header], verdicts: dict) -> dict:
-    """Return arc.sets, arc.broken, arc.broken_instance and arc.structure_errors."""
+def _first_hop(results_header: Header, seal_d: str | None, from_domain: str | None) -> dict:
+    """Summarise the ARC-Authentication-Results of instance 1: what the first intermediary saw.
+
+    Alignment is judged against the header.from of the first hop's dmarc clause, which is
+    the From domain that hop saw. A list may have rewritten From since. Without that clause,
+    the From domain of the message as delivered is used.
+    """
+    parsed = authres.parse_cached(results_header.unfolded, arc=True)
+    clauses = [dict(result, position=results_header.position) for result in parsed["results"]]
+    dmarc = next((result for result in clauses if result["method"] == "dmarc"), None)
+    if dmarc is not None:
+        from_domain = trust.property_domain(dmarc["properties"].get("header.from")) or from_domain
+    summary = trust.summarise(clauses, from_domain)
+
+    hop: dict = {"instance": 1, "authserv_id": parsed["authserv_id"], "position": results_header.position}
+    if seal_d:
+        hop["sealer"] = seal_d
+    for key in ("spf", "spf_domain", "spf_aligned", "dmarc", "dmarc_policy", "header_from"):
+        if key in summary:
+            hop[key] = summary[key]
+    hop["dkim"] = [{"domain": entry["domain"], "result": entry["result"], "aligned": entry["aligned"]} for entry in summary["dkim"]]
+    hop["dkim_aligned_pass"] = summary["dkim_aligned_pass"]
+    hop["spf_aligned_pass"] = summary.get("spf") == "pass" and summary.get("spf_aligned") is True
+    # The dmarc clause is the first hop's own verdict; without one, an aligned pass is what
+    # DMARC would have needed (RFC 7489 section 4.2).
+    if "dmarc" in summary:
+        hop["from_authenticated"] = summary["dmarc"] == "pass"
+    else:
+        hop["from_authenticated"] = hop["dkim_aligned_pass"] or hop["spf_aligned_pass"]
+    return hop
+
+
+def _chain_pass(sets: list[dict], results_by_instance: dict[int, Header], verdicts: dict,
+                trusted: dict | None, sealed_fail: bool) -> tuple[bool | None, str | None]:
+    """Return (chain passed, source) from the receiver's view of the chain, or (None, None).
+
+    An ARC-Seal with cv=fail means the chain was broken there, whatever later hops claim
+    (RFC 8617 section 4.4). Otherwise the receiver's arc= clause, the result of its own
+    validation (section 5.2), decides. Without one, the newest ARC-Authentication-Results
+    counts when the receiver's own domain sealed it, because receivers such as Gmail seal on
+    arrival and record there the result of validating the chain.
+    """
+    if sealed_fail:
+        return False, "arc-seal"
+    if verdicts.get("arc") in ("pass", "fail"):
+        return verdicts["arc"] == "pass", "authentication-results"
+    if not sets or not trusted or not trusted.get("authserv_id"):
+        return None, None
+
+    newest = sets[-1]
+    receiver = orgdomain.org_domain(trusted["authserv_id"])
+    header = results_by_instance.get(newest["instance"])
+    if header is None or receiver is None or orgdomain.org_domain(newest.get("seal_d")) != receiver:
+        return None, None
+    parsed = authres.parse_cached(header.unfolded, arc=True)
+    verdict = next((result["result"] for result in parsed["results"] if result["method"] == "arc"), None)
+    if verdict in ("pass", "fail"):
+        return verdict == "pass", f"arc-authentication-results i={newest['instance']}"
+    return None, None
+
+
+def collect(headers: list[Header], verdicts: dict, from_domain: str | None = None, trusted: dict | None = None) -> dict:
+    """Return arc.sets, arc.broken, arc.broken_instance, arc.structure_errors, arc.chain_pass
+    and arc.first_hop.
+
+    `from_domain` is the From domain of the message, and `trusted` is auth.trusted, which
+    names the receiver.
+    """
     members: dict[int, dict[str, list[Header]]] = {}
     errors = []
     for header in headers:
@@ -86,6 +158,16 @@ def collect(headers: list[Header], verdicts: dict) -> dict:
     }
     if failed:
         facts["broken_instance"] = min(failed)
+
+    results_by_instance = {instance: found["results"][0] for instance, found in members.items() if len(found.get("results", [])) == 1}
+    chain_pass, source = _chain_pass(sets, results_by_instance, verdicts, trusted, bool(failed))
+    if chain_pass is not None:
+        facts["chain_pass"] = chain_pass
+        facts["chain_pass_source"] = source
+    if 1 in results_by_instance:
+        first_seal = sets[0].get("seal_d") if sets and sets[0]["instance"] == 1 else None
+        facts["first_hop"] = _first_hop(results_by_instance[1], first_seal, orgdomain.normalise(from_domain))
+
     if errors:
         facts["structure_errors"] = errors
         log.debug("ARC structure: %s", "; ".join(errors))

@@ -381,6 +381,43 @@ def parse_value(value: str, arc: bool = False) -> dict:
     return parsed
 
 
+def parse_received_spf(value: str) -> dict:
+    """Parse a Received-SPF value into {result, comment, pairs, errors}.
+
+    RFC 7208 section 9.1: `result FWS [comment FWS] [key-value-list]`, where the list is
+    `key=value` pairs separated by ";" (client-ip, envelope-from, helo, receiver, identity,
+    ...). No library parses this field, and it shares the Authentication-Results tokens
+    (words, quoted-strings, comments, "=" and ";"), so the same tokenizer reads it. Pairs
+    that some receivers separate with a space instead of ";" are read too. Keys are
+    lower-case, and the first value of a repeated key is kept.
+    """
+    parsed: dict = {"result": None, "comment": None, "pairs": {}, "errors": []}
+    tokens, problem = _tokenize(value)
+    if problem:
+        parsed["errors"].append(problem)
+
+    index = 0
+    if tokens and tokens[0].kind == "word" and not (len(tokens) > 1 and tokens[1].kind == "="):
+        parsed["result"] = tokens[0].text.lower()
+        index = 1
+    if index < len(tokens) and tokens[index].kind == "comment":
+        parsed["comment"] = tokens[index].text
+        index += 1
+
+    for clause in _split_clauses(tokens[index:]):
+        words = [token for token in clause if token.kind != "comment"]
+        position = 0
+        while position < len(words):
+            if position + 1 < len(words) and words[position].kind == "word" and words[position + 1].kind == "=":
+                key = words[position].text.lower()
+                pair_value, position = _read_value(words, position + 2)
+                parsed["pairs"].setdefault(key, pair_value)
+                continue
+            parsed["errors"].append(f"Received-SPF text {words[position].text!r} is not key=value; ignored")
+            position += 1
+    return parsed
+
+
 def _reparse(text: str, entry: dict, leftovers: list[str], errors: list[str]) -> dict:
     """Give a clause the tokenizer read only partly to authres, the reference parser."""
     reference = _parse_with_authres(text)

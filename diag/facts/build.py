@@ -5,7 +5,7 @@ See docs/facts.md for every path and which module fills it.
 
 import logging
 
-from diag.facts import arc, authres, content, dkimsig, identities, microsoft, received, trust
+from diag.facts import arc, authres, content, dkimsig, identities, microsoft, received, sender, trust
 from diag.messages.model import ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,12 @@ def build_facts(parsed: ParsedMessage, authserv_id: str | None = None) -> dict:
     facts["verdicts"] = verdicts
 
     facts["microsoft"] = microsoft.collect(headers)
-    facts["arc"] = arc.collect(headers, verdicts)
+    facts["arc"] = arc.collect(headers, verdicts, from_domain=from_domain, trusted=trusted)
     facts["received"] = received.collect(headers)
+    sender_facts, received_spf = sender.collect(headers, facts)
+    verdicts.update(sender_facts)
+    if received_spf is not None:
+        facts["auth"]["received_spf"] = received_spf
     facts["content"] = content.collect(parsed, facts)
 
     log.debug("facts built for %s #%d", parsed.source, parsed.index)

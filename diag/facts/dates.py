@@ -11,13 +11,14 @@ section 4.3, but real Received fields also carry forms it rejects or misreads:
 - two-digit years 50 to 68: it adds 2000, where RFC 5322 section 4.3 adds 1900;
 - ISO 8601 dates (`2018-09-28 08:48:36.858842501 +0000 UTC`, written by Go programs).
 
-So this module finds the date with its own regex, rewrites it in the RFC 5322 form
-(English month, four-digit year, numeric zone) and only then calls parsedate_tz.
+So this module finds the date with its own regex and builds the datetime from the
+groups it matched, with the month, year and zone rules of parsedate_tz (Python 3.11)
+applied to the RFC 5322 form of the date. The module used to write that form out and
+call parsedate_tz on it, which gave the same values in three times the time.
 """
 
 import re
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_tz
 from typing import NamedTuple
 
 # day month year hh:mm[:ss[.frac]] [zone]. The weekday is not captured because senders
@@ -56,14 +57,17 @@ _MONTHS.update({
     "déc": 12, "dez": 12, "dic": 12, "des": 12,
 })
 
-# parsedate_tz reads UT, UTC, GMT, Z and the North American zones of RFC 5322 section 4.3.
-# The unambiguous names below also appear in real fields. Ambiguous ones (IST, BST) are not guessed.
-_EXTRA_ZONES = {
+# Zone names and their offsets from UTC as +HHMM numbers. The first line is what
+# parsedate_tz reads: UT, GMT, Z and the North American zones of RFC 5322 section 4.3, plus
+# UTC, AST and ADT. The unambiguous names after it also appear in real fields.
+# Ambiguous ones (IST, BST) are not guessed.
+_ZONE_NAMES = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "AST": -400, "ADT": -300, "EST": -500, "EDT": -400,
+    "CST": -600, "CDT": -500, "MST": -700, "MDT": -600, "PST": -800, "PDT": -700,
     "WET": 0, "WEST": 100, "CET": 100, "CEST": 200, "MET": 100, "MEST": 200,
     "EET": 200, "EEST": 300, "MSK": 300, "HKT": 800, "SGT": 800, "JST": 900, "KST": 900,
     "AEST": 1000, "AEDT": 1100, "NZST": 1200, "NZDT": 1300,
 }
-_PARSEDATE_ZONES = {"UT", "UTC", "GMT", "Z", "AST", "ADT", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT"}
 
 _TIMEZONES: dict[int, timezone] = {}
 
@@ -98,25 +102,30 @@ def _rfc_year(text: str) -> int:
         return year + 2000
     if len(text) <= 3:
         return year + 1900
+    # A four-digit year below 100 ("0049") gets parsedate_tz's POSIX rule: 69-99 are 19xx
+    # and 0-68 are 20xx.
+    if year < 100:
+        return year + (1900 if year > 68 else 2000)
     return year
 
 
-def _zone(match: re.Match) -> tuple[str, bool]:
-    """Return the zone as parsedate_tz reads it, and whether the date stated one."""
+def _zone(match: re.Match) -> tuple[int, bool]:
+    """Return the zone's offset from UTC in seconds, and whether the date stated a zone."""
     if match["sign"]:
-        zone = f"{match['sign']}{match['zone_hours']}{match['zone_minutes']}"
         # RFC 5322 section 3.3: -0000 is UTC from a host that does not state its local zone.
-        return ("+0000" if zone == "-0000" else zone), True
+        # Minutes above 59 ("+0075") are added as parsedate_tz adds them.
+        offset = int(match["zone_hours"]) * 3600 + int(match["zone_minutes"]) * 60
+        return (-offset if match["sign"] == "-" else offset), True
 
-    name = (match["zone_name"] or "").upper()
-    if name in _PARSEDATE_ZONES:
-        return name, True
-    if name in _EXTRA_ZONES:
-        return f"{_EXTRA_ZONES[name]:+05d}", True
+    hours_minutes = _ZONE_NAMES.get((match["zone_name"] or "").upper())
+    if hours_minutes is not None:
+        hours, minutes = divmod(abs(hours_minutes), 100)
+        offset = hours * 3600 + minutes * 60
+        return (-offset if hours_minutes < 0 else offset), True
 
     # No zone, or a word that is no zone: read the time as UTC and mark the zone unknown.
     # RFC 5322 section 4.3 calls the military letters other than Z unreliable, so they land here.
-    return "+0000", False
+    return 0, False
 
 
 def _microseconds(fraction: str | None) -> int:
@@ -143,14 +152,11 @@ def _parse_rfc(match: re.Match) -> ReceivedDate | None:
     if month is None:
         return None
 
-    zone, zone_known = _zone(match)
-    normalised = (
-        f"{int(match['day'])} {_ENGLISH_MONTHS[month - 1]} {_rfc_year(match['year'])} "
-        f"{match['hour']}:{match['minute']}:{match['second'] or '00'} {zone}"
+    offset, zone_known = _zone(match)
+    fields = (
+        _rfc_year(match["year"]), month, int(match["day"]),
+        int(match["hour"]), int(match["minute"]), int(match["second"] or 0), 0, 1, -1, offset,
     )
-    fields = parsedate_tz(normalised)
-    if fields is None:
-        return None
     return _build(fields, _microseconds(match["fraction"]), zone_known)
 
 

@@ -14,7 +14,7 @@ from diag.messages.model import Header
 
 log = logging.getLogger(__name__)
 
-_FIELDS = ("from", "sender", "reply-to", "return-path", "message-id", "feedback-id", "x-feedback-id", "x-ses-outgoing", "dkim-signature")
+_FIELDS = ("from", "sender", "reply-to", "return-path", "message-id", "feedback-id", "x-feedback-id", "x-ses-outgoing", "dkim-signature", "list-id")
 
 # The common forms "Name <a@b>", "\"Name\" <a@b>", "<a@b>" and "a@b", read without
 # getaddresses, which walks the text one character at a time in Python. Anything with a
@@ -38,6 +38,10 @@ _SES_FIELD = re.compile(r"^\d+\.([a-z]{2}(?:-[a-z]+)+-\d+)\.", re.IGNORECASE)
 
 # The d= tag of a DKIM-Signature (RFC 6376 section 3.5).
 _DKIM_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
+
+# List-Id (RFC 2919 section 3): an optional phrase, then the list identifier in angle
+# brackets, a dotted name whose right part is a domain the list owner controls.
+_LIST_ID = re.compile(r"^\s*(?P<description>.*?)\s*<\s*(?P<id>[^<>\s]+?)\s*>")
 
 
 def collect(headers: list[Header]) -> dict:
@@ -71,7 +75,66 @@ def collect(headers: list[Header]) -> dict:
     if esp is not None:
         identities["esp"] = esp
         identities["esp_source"] = evidence
+    markers = _ses_markers(identities, fields)
+    if markers:
+        identities["ses_markers"] = markers
+
+    if fields["list-id"]:
+        list_id = _list_id(fields["list-id"][0], identities.get("from"))
+        if list_id is not None:
+            identities["list_id"] = list_id
     return identities
+
+
+def _ses_markers(identities: dict, fields: dict[str, list[str]]) -> list[str]:
+    """Return the header fields that show Amazon SES handled the message, in a fixed order.
+
+    SES adds Feedback-ID and X-SES-Outgoing to every message it sends, uses a Message-ID
+    under amazonses.com, signs with d=amazonses.com, and with the default MAIL FROM uses a
+    Return-Path under amazonses.com (Amazon SES Developer Guide, "Email authentication
+    methods" and "Using a custom MAIL FROM domain"). An empty list means nothing in the
+    header shows SES, as for mail that an application server sends itself.
+    """
+    markers = []
+    if (identities.get("feedback_id") or {}).get("esp") == "amazonses":
+        markers.append(identities["feedback_id"]["field"])
+    if fields["x-ses-outgoing"]:
+        markers.append("X-SES-Outgoing")
+    if provider_of(identities.get("message_id_host")) == "amazonses":
+        markers.append("Message-ID")
+    if provider_of((identities.get("return_path") or {}).get("domain")) == "amazonses":
+        markers.append("Return-Path")
+    for value in fields["dkim-signature"]:
+        match = _DKIM_DOMAIN.search(value)
+        if match and provider_of(match.group(1)) == "amazonses":
+            markers.append("DKIM-Signature")
+            break
+    return markers
+
+
+def _list_id(value: str, from_mailbox: dict | None) -> dict | None:
+    """Parse List-Id into {raw, id, description, org_domain, from_aligned, esp}.
+
+    `from_aligned` is true when the list identifier shares the From organisational domain
+    (the sender runs the list), and `esp` names a sending service whose domain the
+    identifier uses (a newsletter platform's campaign list).
+    """
+    match = _LIST_ID.match(decode_words(value))
+    if match is None:
+        log.debug("List-Id %r has no <list-id>", value)
+        return None
+    list_id = match["id"].lower().rstrip(".")
+    result: dict = {"raw": value, "id": list_id, "description": match["description"].strip('" ')}
+    organisational = org_domain(list_id)
+    if organisational:
+        result["org_domain"] = organisational
+        from_org = (from_mailbox or {}).get("org_domain")
+        if from_org:
+            result["from_aligned"] = organisational == from_org
+    esp = provider_of(list_id)
+    if esp is not None:
+        result["esp"] = esp
+    return result
 
 
 def _fields_by_name(headers: list[Header]) -> dict[str, list[str]]:

@@ -118,10 +118,13 @@ def collect(headers: list[Header]) -> dict:
 
     delivery = by_name.get(MAILBOX_DELIVERY, [])
     if delivery:
-        # ucf, jmr, dest (I inbox, J junk, ...), OFR and others: Microsoft documents none
-        # of them, so they are reported as written and not decoded.
+        # ucf, jmr, dest, RF, OFR and others: Microsoft documents none of them, so they are
+        # reported as written. Only dest is decoded, from rules/tables/dest.yaml, whose
+        # entries carry documented: false (I and J as seen in real headers).
         fields, _ = parse_fields(delivery[0].unfolded)
         facts["mailbox_delivery"] = {key.lower(): value for key, value in fields.items()}
+        if fields.get("DEST"):
+            decoded["dest"] = tables.decode_code("dest", fields["DEST"])
 
     organization_scl = by_name.get("x-ms-exchange-organization-scl", [])
     if organization_scl:

@@ -250,6 +250,19 @@ def _verdicts(clauses: list[dict], from_domain: str | None, signatures: list[dic
     return verdicts
 
 
+def property_domain(value: str | None) -> str | None:
+    """Return the domain of a property value such as header.from or smtp.mailfrom."""
+    return _clean_domain(value)
+
+
+def summarise(clauses: list[dict], from_domain: str | None) -> dict:
+    """Derive verdicts from the clauses of one hop's results, without DKIM-Signature matching.
+
+    facts/arc uses it for the ARC-Authentication-Results of the first intermediary.
+    """
+    return _verdicts(clauses, orgdomain.normalise(from_domain), [])
+
+
 def select(
     auth_headers: list[dict],
     headers: list[Header],

@@ -106,3 +106,35 @@ def is_known(name: str) -> bool:
         or lowered.startswith(TRACE_PREFIXES)
         or lowered.startswith(MESSAGE_PREFIXES)
     )
+
+
+# Fields whose value is free text (RFC 5322 section 3.6.5, RFC 2045 section 8, and
+# Microsoft's Thread-Topic), so a fold can put any "Word:" at the start of a line.
+UNSTRUCTURED_NAMES = frozenset({"subject", "thread-topic", "comments", "content-description"})
+
+# Fields that carry one mailbox (RFC 5322 section 3.6.2), whose display name is free text
+# until the address starts.
+DISPLAY_NAME_FIELDS = frozenset({"from", "sender"})
+
+# One-word names without a hyphen that the IANA Message Headers registry (RFC 3864) lists for
+# mail, netnews or MIME, or that mailbox stores write (Status), and that is_known() does not
+# list. After a Subject, a paste line that starts with one of them stays a field.
+REGISTERED_WORD_NAMES = frozenset({
+    "approved", "archive", "autocrypt", "autoforwarded", "autosubmitted", "body", "control",
+    "conversion", "distribution", "encoding", "encrypted", "expires", "language", "lines",
+    "newsgroups", "obsoletes", "path", "sensitivity", "solicitation", "status", "summary",
+    "supersedes", "xref",
+})
+
+
+def is_text_word(name: str) -> bool:
+    """Tell whether `name` reads as a word of text ("Reminder", "Re", "FWD") more than a field name.
+
+    Extension fields are named with hyphens (X-Mailer, List-Id) or are machine-made
+    (SpamDiagnosticOutput, 360nrsId), so a name with a hyphen, a digit, an inner capital
+    letter, or that is known or registered is a field name.
+    """
+    if not name.isalpha() or not (len(name) == 1 or name[1:].islower() or name.isupper()):
+        return False
+    lowered = name.lower()
+    return lowered not in REGISTERED_WORD_NAMES and not is_known(lowered)

@@ -4,6 +4,17 @@ A clean message (every line a field or an indented continuation, one kind of lin
 is read by one regular expression over the decoded header block. Anything else goes to
 diag.messages.repair, which reads line by line and records each repair. The body, when
 there is one, is parsed with the stdlib parser (compat32 policy) for MIME walking.
+
+A message file (a source whose name ends in .eml) and a paste (standard input, .txt and any
+other name) differ in two ways:
+- A header block, a blank line and nothing more is a message with an empty body in a
+  message file. DKIM signs the empty body too (RFC 6376 sections 3.4.3 and 3.4.4 define its
+  canonical form), so the signatures can be checked. In a paste it is a header block only,
+  because a copy from a header view often ends in blank lines and its body was not copied. A message file without the blank line is a header block only as well,
+  because nothing shows that the header block is complete.
+- A "Word: text" line right after a Subject or another free-text field is read as a lost
+  fold of that field only in a paste (diag.messages.repair.is_lost_fold). A message file
+  holds the fields as delivered, so such a line there is a field.
 """
 
 import email
@@ -17,7 +28,7 @@ from email.parser import BytesParser
 from diag.errors import InputError
 from diag.messages import names
 from diag.messages.model import Header, ParsedMessage, Repair
-from diag.messages.repair import match_field, read_damaged
+from diag.messages.repair import is_lost_fold, match_field, read_damaged
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +36,14 @@ log = logging.getLogger(__name__)
 # digit. The colon is followed by whitespace or the end of the line, so that a wrapped
 # "22:34:58 +0000" is not read as a field. Continuation lines start with whitespace
 # (section 2.2.3). "." also matches CR, and the line endings are checked apart, because
-# excluding CR here makes the match about three times slower.
+# excluding CR here makes the match about three times slower. The names SPF, DKIM and DMARC
+# do not match, so a Gmail summary whose rows all read as fields ("SPF: PASS with IP ...")
+# goes to the repair reader, which removes it (diag.messages.webmail). The look-ahead costs
+# less than checking the names after the match.
 # Groups: the whole field, the name, the value.
-_CLEAN_FIELD = re.compile(r"(([A-Za-z0-9][!-9;-~]*):(?:[ \t]+|(?=\r?\n)|\Z)(.*(?:\n[ \t].*)*)(?:\n|\Z))")
+_CLEAN_FIELD = re.compile(
+    r"((?!(?:SPF|DKIM|DMARC):)([A-Za-z0-9][!-9;-~]*):(?:[ \t]+|(?=\r?\n)|\Z)(.*(?:\n[ \t].*)*)(?:\n|\Z))"
+)
 _NONSPACE = re.compile(rb"\S")
 _FIRST_LINE = re.compile(rb"[^\r\n]*")
 _FIRST_NONBLANK_LINE = re.compile(rb"^[ \t]*\S", re.MULTILINE)
@@ -44,18 +60,25 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def read_message(data: bytes, source: str = "-", index: int = 0) -> ParsedMessage:
-    """Read a message or header paste. Raises InputError when `data` is not readable as email."""
+def read_message(data: bytes, source: str = "-", index: int = 0, *, message_file: bool | None = None) -> ParsedMessage:
+    """Read a message or header paste. Raises InputError when `data` is not readable as email.
+
+    `message_file` is True when `data` is a message file rather than a paste (see the module
+    docstring). None decides by the name of `source`, which is a message file when it ends
+    in .eml.
+    """
     where = "standard input" if source == "-" else source
+    if message_file is None:
+        message_file = source.lower().endswith(".eml")
     repairs: list[Repair] = []
     data = _check_bytes(data, where, repairs)
 
-    clean = _read_clean(data)
+    clean = _read_clean(data, message_file)
     if clean is not None:
         headers, body = clean.headers, clean.body
         message = _mime_message(clean) if body is not None else None
     else:
-        damaged = read_damaged(data)
+        damaged = read_damaged(data, message_file)
         repairs.extend(damaged.repairs)
         headers, body = damaged.headers, damaged.body
         message = None
@@ -108,7 +131,7 @@ class _CleanRead:
     ascii_only: bool
 
 
-def _read_clean(data: bytes) -> _CleanRead | None:
+def _read_clean(data: bytes, message_file: bool) -> _CleanRead | None:
     """Read a message that needs no repair; return None as soon as any damage shows."""
     # The blank line is searched in the line ending that the first line uses. A blank line
     # or a line in the other ending inside the header block shows in the CR count below.
@@ -136,15 +159,29 @@ def _read_clean(data: bytes) -> _CleanRead | None:
     if not matches or sum([len(whole) for whole, _, _ in matches]) != len(text):
         return None
     headers = [Header(name, value.strip(" \t\r\n"), position) for position, (_, name, value) in enumerate(matches)]
+    if not message_file and _has_lost_fold(headers):
+        return None
 
-    body = rest if _NONSPACE.search(rest) else None
-    if body is not None and _headers_may_continue(headers, body):
+    has_text = _NONSPACE.search(rest) is not None
+    if has_text:
+        body = rest
+    else:
+        body = rest if message_file and found >= 0 else None
+    if has_text and _headers_may_continue(headers, body):
         return None
     if body is None and not headers[-1].value:
         # A header-only paste that ends after "Name:" was probably cut off.
         return None
     raw_values = [value for _, _, value in matches]
     return _CleanRead(headers, body, raw_values, b"\r\n" if carriage_returns else b"\n", text.isascii())
+
+
+def _has_lost_fold(headers: list[Header]) -> bool:
+    """Check whether a field looks like the lost fold of the free-text field above it."""
+    for previous, header in zip(headers, headers[1:]):
+        if is_lost_fold(previous.name, previous.value, header.name):
+            return True
+    return False
 
 
 def _headers_may_continue(headers: list[Header], body: bytes) -> bool:

@@ -5,19 +5,27 @@ recorded as a Repair so that the report can show it. A line is never dropped sil
 - a column-0 line without field syntax after a header field is joined to that field as a
   continuation line whose folding whitespace was lost (kind `continuation`);
 - a line that cannot belong to any field (before the first field) is kept as a repair of
-  kind `unparsed-line` whose detail is the line text.
+  kind `unparsed-line` whose detail is the line text;
+- webmail page text above the fields (diag.messages.webmail) is skipped, and its repair
+  records what it contained.
+
+Input from a message file (an .eml) is trusted more than a paste: a "Word: text" line there
+is always a field, and a blank line that ends the input starts an empty body.
 
 Repair kinds made here: bom, line-endings, non-utf8, mbox-from-line, mbox-from-quoting,
-indentation, table-heading, table-rows, space-before-colon, continuation, blank-line,
-double-spaced, missing-blank-line, truncated, unparsed-line. The reader adds utf-16.
+gmail-summary, page-title, indentation, table-heading, table-rows, space-before-colon,
+continuation, blank-line, double-spaced, missing-blank-line, truncated, unparsed-line. The
+reader adds utf-16.
 """
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from diag.messages import names
 from diag.messages.model import Header, Repair
+from diag.messages.webmail import find_page_text
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +95,24 @@ class DamagedRead:
 
 
 @dataclass
+class _JoinedRun:
+    """Consecutive lines joined to one field as continuation lines that lost their indentation."""
+
+    item: _Field
+    first_line: int
+    count: int
+    # Names of lines that looked like "Name: value" but were read as text.
+    text_names: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _State:
     fields: list[_Field] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
     table_rows: int = 0
     table_first_line: int = 0
     numbered_rows: bool = False
-    # (field, first line, count) of the continuation lines joined without indentation.
-    joined: list[list] = field(default_factory=list)
+    joined: list[_JoinedRun] = field(default_factory=list)
 
     def seen(self, lowered_name: str) -> bool:
         return any(item.name.lower() == lowered_name for item in self.fields)
@@ -117,6 +135,38 @@ def match_field(text: str) -> tuple[str, str, bool] | None:
     if not rest or rest[0] in " \t" or plausible:
         return name, rest.lstrip(" \t"), False
     return None
+
+
+def is_lost_fold(field_name: str, value: str, name: str) -> bool:
+    """Tell whether a "name: ..." line right after field `field_name` continues that field.
+
+    A paste that lost the indentation of a wrapped Subject can show "Reminder: payment due"
+    at the start of a line (RFC 5322 section 2.2.3 puts the fold before any whitespace). This
+    is taken as a continuation only after free text: an unstructured field, or the display
+    name of From or Sender before the address has started (`value` is the field so far).
+    And `name` must read as a word of text (names.is_text_word), so X- and other real
+    fields stay fields.
+    """
+    lowered = field_name.lower()
+    if lowered in names.DISPLAY_NAME_FIELDS:
+        if "@" in value or "<" in value:
+            return False
+    elif lowered not in names.UNSTRUCTURED_NAMES:
+        return False
+    return names.is_text_word(name)
+
+
+class _Texts(Sequence[str]):
+    """The decoded text of each line, as a sequence, for diag.messages.webmail."""
+
+    def __init__(self, lines: list[_Line]):
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __getitem__(self, index: int) -> str:
+        return self._lines[index].text
 
 
 def _split_lines(data: bytes) -> list[_Line]:
@@ -143,8 +193,9 @@ def _decode(line: _Line, number: int, state: _State) -> None:
 class _PasteReader:
     """One pass over the lines of a damaged paste. `read()` returns a DamagedRead."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, message_file: bool = False):
         self.lines = _split_lines(data)
+        self.message_file = message_file
         self.state = _State()
         self.indent = 0
         self.double_spaced = False
@@ -194,6 +245,15 @@ class _PasteReader:
             if start is None:
                 return len(lines)
             first = lines[start].text.strip()
+
+        page = find_page_text(_Texts(lines), start, lambda text: match_field(text.lstrip(" \t")) is not None)
+        if page is not None:
+            state.repairs.append(Repair(page.kind, page.start + 1, page.detail))
+            start = self._first_nonblank(page.end)
+            if start is None:
+                return len(lines)
+            first = lines[start].text.strip()
+
         if _TABLE_HEADING.match(first):
             state.repairs.append(Repair("table-heading", start + 1, f"skipped the table heading row: {first}"))
             start = self._first_nonblank(start + 1)
@@ -270,7 +330,10 @@ class _PasteReader:
             if not text.strip():
                 following = self._first_nonblank(index + 1)
                 if following is None:
-                    return None
+                    # A message file's blank line ends the header block even when nothing
+                    # follows, because the empty body is what DKIM hashed (RFC 6376 section
+                    # 3.4.3). A paste that ends in blank lines is only a header block.
+                    return index + 1 if self.message_file and not self.double_spaced else None
                 if not self._blank_is_damage(index, following):
                     return index + 1
                 index = following
@@ -286,6 +349,10 @@ class _PasteReader:
                 continue
 
             parsed = match_field(text)
+            if parsed is not None and self._continues_text(current, parsed[0], index):
+                self._join_unindented(current, text, index, text_name=parsed[0])
+                index += 1
+                continue
             if parsed is not None:
                 self._start_field(parsed, index)
                 index += 1
@@ -308,6 +375,12 @@ class _PasteReader:
                 self._join_unindented(current, text, index)
             index += 1
         return None
+
+    def _continues_text(self, current: _Field | None, name: str, index: int) -> bool:
+        """Check whether a "name: ..." line is the unindented continuation of free text (see is_lost_fold)."""
+        if self.message_file or current is None or current.source_lines[-1] is not self.lines[index - 1]:
+            return False
+        return is_lost_fold(current.name, "".join(current.parts), name)
 
     def _start_field(self, parsed: tuple[str, str, bool], index: int) -> None:
         name, value, spaced = parsed
@@ -345,7 +418,7 @@ class _PasteReader:
         current.source_lines.append(self.lines[index])
         current.rewritten = current.rewritten or rewritten or bool(self.indent)
 
-    def _join_unindented(self, current: _Field, text: str, index: int) -> None:
+    def _join_unindented(self, current: _Field, text: str, index: int, text_name: str | None = None) -> None:
         if self._is_cut_name(current, text, index):
             self.state.repairs.append(
                 Repair("truncated", index + 1, f"the input ends inside a field name; the line is not used: {text.strip()}")
@@ -355,10 +428,12 @@ class _PasteReader:
         # restores the folding whitespace that the paste lost.
         self._append(current, " " + text, index, rewritten=True)
         joined = self.state.joined
-        if joined and joined[-1][0] is current and joined[-1][1] + joined[-1][2] == index + 1:
-            joined[-1][2] += 1
+        if joined and joined[-1].item is current and joined[-1].first_line + joined[-1].count == index + 1:
+            joined[-1].count += 1
         else:
-            joined.append([current, index + 1, 1])
+            joined.append(_JoinedRun(current, index + 1, 1))
+        if text_name is not None:
+            joined[-1].text_names.append(text_name)
 
     def _is_cut_name(self, current: _Field, text: str, index: int) -> bool:
         """Check for the start of a field name cut off by the end of the paste ("X-MS-Exchange-Orga").
@@ -443,11 +518,15 @@ class _PasteReader:
     # Closing checks and output.
 
     def _finish_joined(self) -> None:
-        for current, first_line, count in self.state.joined:
+        for run in self.state.joined:
+            first_line, count = run.first_line, run.count
             lines = f"line {first_line}" if count == 1 else f"lines {first_line}-{first_line + count - 1}"
-            self.state.repairs.append(
-                Repair("continuation", first_line, f"joined {lines} to {current.name} as folded continuation lines")
-            )
+            detail = f"joined {lines} to {run.item.name} as folded continuation lines"
+            if run.text_names:
+                quoted = ", ".join(f'"{name}:"' for name in run.text_names)
+                verb = "is not a header field name" if len(run.text_names) == 1 else "are not header field names"
+                detail += f" ({quoted} {verb})"
+            self.state.repairs.append(Repair("continuation", first_line, detail))
 
     def _finish_table(self) -> None:
         state = self.state
@@ -472,7 +551,7 @@ class _PasteReader:
         if body_line is None:
             return None
         body = b"".join(line.raw for line in self.lines[body_line:])
-        if not body.strip():
+        if not body.strip() and not self.message_file:
             return None
         if self.mbox:
             # mboxrd (RFC 4155 appendix) quotes body lines that begin with "From " with ">";
@@ -514,8 +593,12 @@ class _PasteReader:
         return b"".join(chunks)
 
 
-def read_damaged(data: bytes) -> DamagedRead:
-    """Read header fields and body from a damaged paste or message, recording each repair."""
-    result = _PasteReader(data).read()
+def read_damaged(data: bytes, message_file: bool = False) -> DamagedRead:
+    """Read header fields and body from a damaged paste or message, recording each repair.
+
+    `message_file` is True for a message file (an .eml) and False for a paste; see the
+    module docstring for what differs.
+    """
+    result = _PasteReader(data, message_file).read()
     log.debug("repaired input: %s", ", ".join(repair.kind for repair in result.repairs) or "no repairs")
     return result

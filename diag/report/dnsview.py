@@ -1,10 +1,15 @@
 """The DNS summary of a `maildiag dns` report: one row per record checked, and the SPF include trees.
 
 Rows read the `dns.*` facts (docs/facts.md). Result words are record states (ok, missing,
-invalid, temperror, ...), not RFC 8601 evaluation results, because no message was evaluated.
+invalid, multiple, ...), because no message was evaluated, except `temperror`: RFC 7208 and
+RFC 8601's word for a check that a temporary DNS failure stopped. The detail of a temperror
+row names the failed lookup with its DNS status (timeout, servfail, refused), never a
+lookup that answered.
 """
 
 from dataclasses import dataclass
+
+from diag.report.evidence import spf_tree_lines
 
 # Easy DKIM entry statuses (diag.dnscheck.ses) in report words.
 DKIM_STATUS_WORDS = {"ok": "ok", "wrong_target": "wrong target", "txt_instead": "txt instead", "doubled": "doubled", "missing": "missing", "loop": "loop", "temperror": "temperror"}
@@ -37,10 +42,13 @@ def _dicts(value: object) -> list[dict]:
     return []
 
 
-def dns_rows(dns: dict) -> list[DnsRow]:
-    """Return the summary rows: SPF, DMARC, Easy DKIM, other DKIM keys, MAIL FROM MX, MX, nameservers."""
-    rows = [_spf_row(spf) for spf in _dicts(dns.get("spf"))]
-    rows += [_dmarc_row(dmarc) for dmarc in _dicts(dns.get("dmarc"))]
+def dns_rows(dns: dict, domain: str = "") -> list[DnsRow]:
+    """Return the summary rows: SPF, DMARC, Easy DKIM, other DKIM keys, MAIL FROM MX, MX, nameservers.
+
+    `domain` names the checked domain where a fact leaves it out (reports of older versions).
+    """
+    rows = [_spf_row(_with_defaults(spf, domain)) for spf in _dicts(dns.get("spf"))]
+    rows += [_dmarc_row(_with_defaults(dmarc, domain)) for dmarc in _dicts(dns.get("dmarc"))]
     for ses_dkim in _dicts(dns.get("ses_dkim")):
         rows += _easy_dkim_rows(ses_dkim)
     rows += [_selector_key_row(key) for key in _dicts(dns.get("dkim_keys")) if key.get("source") == "selector"]
@@ -50,28 +58,28 @@ def dns_rows(dns: dict) -> list[DnsRow]:
     return rows
 
 
+def _with_defaults(fact: dict, domain: str) -> dict:
+    """Fill what older reports leave out: the domain, and `record` and `record_count` from `records`."""
+    fact = dict(fact)
+    if domain and not fact.get("domain"):
+        fact["domain"] = domain
+    records = fact.get("records")
+    if isinstance(records, list):
+        fact.setdefault("record_count", len(records))
+        if len(records) == 1:
+            fact.setdefault("record", records[0])
+    return fact
+
+
 def spf_trees(dns: dict) -> list[SpfTree]:
     """Return the include tree of each SPF record that has at least one include or redirect."""
     trees = []
     for spf in _dicts(dns.get("spf")):
         lines: list[str] = []
-        _tree_lines(spf.get("tree") or {}, 0, lines)
+        spf_tree_lines(spf.get("tree") or {}, 0, lines)
         if len(lines) > 1:
             trees.append(SpfTree(domain=spf.get("domain", ""), lines=lines))
     return trees
-
-
-def _tree_lines(node: dict, depth: int, lines: list[str]) -> None:
-    indent = "  " * depth + ("`- " if depth else "")
-    via = f"{node.get('via')}:" if depth else ""
-    record = node.get("record")
-    state = f'"{record}"' if record else node.get("status", "")
-    lines.append(f"{indent}{via}{node.get('domain', '')} {state}".rstrip())
-    for term in node.get("terms") or []:
-        if term.get("child"):
-            _tree_lines(term["child"], depth + 1, lines)
-        elif term.get("note"):
-            lines.append("  " * (depth + 1) + f"`- {term.get('term', '')}: {term['note']}")
 
 
 def _spf_row(spf: dict) -> DnsRow:
@@ -79,13 +87,17 @@ def _spf_row(spf: dict) -> DnsRow:
     name = spf.get("domain", "")
     status = spf.get("status")
     if status == "temperror":
-        return DnsRow(check, "temperror", f"{name}: {_temperror_detail(spf)}")
-    if status == "none":
+        # The record may have been found and an include's lookup failed: show both, so the
+        # row never reads as a failure of a lookup that answered.
+        record = f"\"{spf['record']}\"; " if spf.get("record") else ""
+        return DnsRow(check, "temperror", f"{name}: {record}{_temperror_detail(spf)}")
+    if status == "none" or not (spf.get("record") or spf.get("records")):
         return DnsRow(check, "missing", f"{name}: no TXT record starting with v=spf1")
     if (spf.get("record_count") or 0) > 1:
         return DnsRow(check, "multiple", f"{name}: {spf['record_count']} v=spf1 records, so receivers return permerror")
 
-    lookups = f"{spf.get('dns_lookups', 0)} of {SPF_LOOKUP_LIMIT} DNS lookups, {spf.get('void_lookups', 0)} void"
+    # The lookup counts are absent when the record was not evaluated (an older report).
+    lookups = f"{spf['dns_lookups']} of {SPF_LOOKUP_LIMIT} DNS lookups, {spf.get('void_lookups', 0)} void" if "dns_lookups" in spf else ""
     problems = []
     if spf.get("lookups_exceeded"):
         problems.append("lookup limit exceeded")
@@ -96,8 +108,8 @@ def _spf_row(spf: dict) -> DnsRow:
     result = "invalid" if spf.get("invalid") or spf.get("lookups_exceeded") or spf.get("syntax_errors") else "ok"
     if result == "ok" and spf.get("missing_includes"):
         result = "missing"
-    detail = f"{name}: \"{spf.get('record', '')}\"; {lookups}"
-    return DnsRow(check, result, "; ".join([detail, *problems]))
+    detail = f"{name}: \"{spf.get('record', '')}\""
+    return DnsRow(check, result, "; ".join(part for part in [detail, lookups, *problems] if part))
 
 
 def _dmarc_row(dmarc: dict) -> DnsRow:
@@ -114,12 +126,14 @@ def _dmarc_row(dmarc: dict) -> DnsRow:
     parts = [f"{name}: \"{dmarc['record']}\""]
     if dmarc.get("policy_domain") and dmarc.get("policy_domain") != dmarc.get("domain"):
         parts.append(f"found at the organisational domain {dmarc['policy_domain']}")
-    policy = f"policy p={dmarc.get('p')}"
-    if dmarc.get("effective_policy") and dmarc.get("effective_policy") != dmarc.get("p"):
-        policy += f", effective {dmarc['effective_policy']}"
-    if dmarc.get("pct") not in (None, 100):
-        policy += f", pct={dmarc['pct']}"
-    parts.append(policy)
+    # p= is absent from facts of a record that was not parsed (an older report).
+    if dmarc.get("p"):
+        policy = f"policy p={dmarc['p']}"
+        if dmarc.get("effective_policy") and dmarc.get("effective_policy") != dmarc.get("p"):
+            policy += f", effective {dmarc['effective_policy']}"
+        if dmarc.get("pct") not in (None, 100):
+            policy += f", pct={dmarc['pct']}"
+        parts.append(policy)
     result = "invalid" if dmarc.get("syntax_errors") else "ok"
     if dmarc.get("syntax_errors"):
         parts.append("syntax: " + "; ".join(dmarc["syntax_errors"]))
@@ -136,6 +150,11 @@ def _easy_dkim_rows(ses_dkim: dict) -> list[DnsRow]:
     for entry in ses_dkim.get("entries") or []:
         result = DKIM_STATUS_WORDS.get(entry.get("status"), entry.get("status", ""))
         name, expected = entry.get("name", ""), entry.get("expected_target", "")
+        if entry.get("status") == "temperror":
+            key_fact = entry.get("key") or {}
+            failed = {"queries": [*_dicts(entry.get("queries")), *_dicts(entry.get("txt_query")), *_dicts(entry.get("doubled_query")), *_dicts(key_fact.get("query"))]}
+            rows.append(DnsRow("Easy DKIM", result, f"{name}: {_temperror_detail(failed)}"))
+            continue
         if entry.get("status") == "txt_instead":
             detail = f"{name}: a TXT record instead of CNAME {expected}"
         elif entry.get("status") == "doubled":
@@ -154,6 +173,8 @@ def _easy_dkim_rows(ses_dkim: dict) -> list[DnsRow]:
 def _selector_key_row(key: dict) -> DnsRow:
     result = "temperror" if key.get("status") == "temperror" else "weak" if key.get("weak") else "ok" if key.get("status") == "ok" else "missing"
     detail = key.get("name", "")
+    if result == "temperror":
+        return DnsRow("DKIM key", result, f"{detail}: {_temperror_detail(key)}")
     if key.get("bits"):
         detail += f": {key['bits']}-bit {str(key.get('type', '')).upper()} key"
     return DnsRow("DKIM key", result, detail)
@@ -200,6 +221,22 @@ def _hosts(fact: dict) -> str:
 
 
 def _temperror_detail(fact: dict) -> str:
-    query = fact.get("query") or (fact.get("queries") or [{}])[-1]
-    detail = query.get("detail") or query.get("status") or "lookup failed"
-    return f"lookup failed temporarily ({detail}); retry later"
+    """Name the lookups that failed temporarily, with their DNS status: `amazonses.com TXT timeout (...)`."""
+    failed = [query for query in _queries(fact) if query.get("status") not in (None, "ok", "nxdomain", "nodata")]
+    if not failed:
+        return "a lookup failed temporarily; retry later"
+    lines = []
+    for query in failed:
+        line = f"{query.get('name', '?')} {query.get('type', '')} {query.get('status')}".replace("  ", " ")
+        # The resolver retries once and repeats the same message per try.
+        details = list(dict.fromkeys(part for part in str(query.get("detail") or "").split("; ") if part))
+        lines.append(f"{line} ({'; '.join(details)})" if details else line)
+    return f"lookup failed temporarily: {', '.join(dict.fromkeys(lines))}; retry later"
+
+
+def _queries(fact: dict) -> list[dict]:
+    """Return every DNS answer a fact records: its failures first, then its own queries."""
+    queries = _dicts(fact.get("temperrors"))
+    queries += _dicts(fact.get("queries"))
+    queries += _dicts(fact.get("query"))
+    return queries

@@ -5,9 +5,11 @@ import hashlib
 from typing import TextIO
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from diag.paths import data_path
+from diag.report.causes import join_names
+from diag.report.inline import split_code_spans
 from diag.report.view import SEVERITIES, build_view, is_web_url, result_tone
 
 TEMPLATE = "report.html.j2"
@@ -28,7 +30,33 @@ def _environment() -> Environment:
     )
     environment.globals["is_web_url"] = is_web_url
     environment.globals["result_class"] = result_class
+    environment.globals["join_names"] = join_names
+    environment.filters["inline_code"] = inline_code
+    environment.filters["anchor"] = anchor
     return environment
+
+
+def inline_code(text: object) -> Markup:
+    """Return rule text as HTML: every piece escaped, and each `code span` as <code>.
+
+    The text is split at backtick pairs first and each piece is escaped on its own, so no
+    value, inside a code span or not, can become markup.
+    """
+    pieces = []
+    for segment in split_code_spans(str(text)):
+        if segment.code:
+            pieces.append(Markup("<code>{}</code>").format(segment.text))
+        else:
+            pieces.append(escape(segment.text))
+    return Markup("").join(pieces)
+
+
+def anchor(name: object, subject_index: int) -> str:
+    """Return the id of a finding's <article>, unique per subject: `s1-dmarc-fail`."""
+    # Rule names are lower-case slugs (docs/rules.md), but a name from a --rules folder is
+    # still reduced to id-safe characters.
+    slug = "".join(char if char.isalnum() or char == "-" else "-" for char in str(name).lower())
+    return f"s{subject_index}-{slug}"
 
 
 def result_class(result: str) -> str:

@@ -10,8 +10,11 @@ from typing import TextIO
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from diag.paths import data_path
+from diag.report.causes import join_names
+from diag.report.inline import split_code_spans
 from diag.report.view import build_view, is_web_url
 
 TEMPLATE = "report.md.j2"
@@ -20,7 +23,10 @@ TEMPLATE = "report.md.j2"
 # strikethrough. Backslash escapes work for any ASCII punctuation (GFM section 2.4).
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]|~!])")
 # A line that starts with one of these would become a heading, list item or block quote.
-_LINE_START_SPECIAL = re.compile(r"^(\s*)([#+\->=]|\d+[.)])")
+_LINE_START_SPECIAL = re.compile(r"^(\s*)([#+\->=])")
+# ... or an ordered list item, which backslash-escaping its punctuation prevents (a backslash
+# before a digit is literal text, GFM section 2.4).
+_LINE_START_ORDERED = re.compile(r"^(\s*\d+)([.)])")
 
 
 def _one_line(value: object) -> str:
@@ -34,7 +40,43 @@ def escape_inline(value: object) -> str:
     text = _one_line(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _INLINE_SPECIAL.sub(r"\\\1", text)
-    return _LINE_START_SPECIAL.sub(lambda match: match.group(1) + "\\" + match.group(2), text)
+    return _escape_line_start(text)
+
+
+def _escape_line_start(text: str) -> str:
+    text = _LINE_START_SPECIAL.sub(lambda match: match.group(1) + "\\" + match.group(2), text)
+    return _LINE_START_ORDERED.sub(lambda match: match.group(1) + "\\" + match.group(2), text)
+
+
+def _escape_text(text: str) -> str:
+    """Escape a piece of text in the middle of a line, where no block can start."""
+    text = _one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _INLINE_SPECIAL.sub(r"\\\1", text)
+
+
+def rule_text(value: object) -> str:
+    """Return rule text (a message, why, fix step) as GFM: text escaped, each `code span` kept as a code span.
+
+    The content of a code span is never escaped, because GFM shows it literally; code_span
+    picks a fence longer than any backtick run inside it.
+    """
+    segments = split_code_spans(_one_line(value))
+    pieces = [code_span(segment.text) if segment.code else _escape_text(segment.text) for segment in segments]
+    if segments and not segments[0].code:
+        # Only the start of the line can open a block (a heading, a list item).
+        pieces[0] = _escape_line_start(pieces[0])
+    return "".join(pieces)
+
+
+def html_inline(value: object) -> Markup:
+    """Return rule text for raw HTML inside the Markdown (a <summary>): escaped, code spans as <code>.
+
+    GFM passes an HTML block through without reading Markdown in it, so the escaping is HTML's.
+    """
+    pieces = []
+    for segment in split_code_spans(_one_line(value)):
+        pieces.append(Markup("<code>{}</code>").format(segment.text) if segment.code else escape(segment.text))
+    return Markup("").join(pieces)
 
 
 def code_span(value: object) -> str:
@@ -81,6 +123,9 @@ def _environment() -> Environment:
     environment.filters["md"] = escape_inline
     environment.filters["code"] = code_span
     environment.filters["table_code"] = table_code
+    environment.filters["rule_text"] = rule_text
+    environment.filters["html_inline"] = html_inline
+    environment.globals["join_names"] = join_names
     environment.globals["code_fence"] = code_fence
     environment.globals["link"] = link
     return environment

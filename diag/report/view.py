@@ -5,12 +5,15 @@ top-level keys is optional here, because `maildiag dns` reports list `domains` i
 `messages` and because a fact that could not be gathered is absent (docs/facts.md).
 """
 
-import json
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
+from diag.facts.esp import provider_names
+from diag.report.causes import ChangeSummary, link_causes, summarise_changes
 from diag.report.dnsview import DnsRow, SpfTree, dns_rows, spf_trees
+from diag.report.evidence import dns_answer_line, format_value, is_dns_answer  # noqa: F401 (re-exported for junit and older callers)
+from diag.report.outcomes import OutcomeGroup, OutcomeView, did_not_apply_group, group_not_run, missing_sources
 from diag.verify.summary import verification_rows
 
 SEVERITIES = ("error", "warning", "info")
@@ -56,53 +59,6 @@ def clean(value: object) -> str:
     return "".join(out)
 
 
-def format_value(value: object) -> str:
-    """Return an evidence value as text: strings as they are, DNS answers one a line, anything else as compact JSON."""
-    if isinstance(value, str):
-        return value
-    if is_dns_answer(value):
-        return dns_answer_line(value)
-    if isinstance(value, list) and value and all(is_dns_answer(item) for item in value):
-        return "\n".join(dns_answer_line(item) for item in value)
-    return json.dumps(_with_answer_lines(value), ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-
-
-def is_dns_answer(value: object) -> bool:
-    """Tell whether `value` is the evidence of one DNS answer (diag.dnscheck.evidence.evidence)."""
-    return isinstance(value, dict) and {"name", "type", "status", "answer"} <= value.keys()
-
-
-def dns_answer_line(answer: dict) -> str:
-    """Return one DNS answer as `NAME TYPE STATUS: RECORD | RECORD (via CNAME, ttl, server)`, close to dig's reading."""
-    line = f"{answer['name']} {answer['type']} {answer['status']}"
-    records = answer.get("answer") or []
-    if records:
-        line += ": " + " | ".join(f'"{record}"' if answer["type"] == "TXT" else str(record) for record in records)
-    notes = []
-    if answer.get("cname_chain"):
-        notes.append("via CNAME " + " -> ".join(answer["cname_chain"]))
-    if answer.get("ttl") is not None:
-        notes.append(f"ttl {answer['ttl']}")
-    if answer.get("server"):
-        notes.append(f"from {answer['server']}")
-    if answer.get("detail"):
-        notes.append(str(answer["detail"]))
-    if answer.get("nameserver"):
-        notes.insert(0, f"nameserver {answer['nameserver']}")
-    return f"{line} ({', '.join(notes)})" if notes else line
-
-
-def _with_answer_lines(value: object) -> object:
-    """Return `value` with every nested DNS answer replaced by its one-line form."""
-    if is_dns_answer(value):
-        return dns_answer_line(value)
-    if isinstance(value, dict):
-        return {key: _with_answer_lines(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_with_answer_lines(item) for item in value]
-    return value
-
-
 @dataclass
 class VerdictRow:
     check: str
@@ -137,14 +93,10 @@ class FindingView:
     evidence: list[tuple[str, str]]
     fix: list[str]
     references: list[tuple[str, str]]
-
-
-@dataclass
-class OutcomeView:
-    name: str
-    code: str
-    title: str
-    detail: str = ""
+    # Filled by diag.report.causes.link_causes: the root causes this finding follows from,
+    # and, for a root cause, the findings that follow from it.
+    follows_from: list[str] = field(default_factory=list)
+    leads_to: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -161,17 +113,26 @@ class SubjectView:
     not_applicable: list[OutcomeView] = field(default_factory=list)
     could_not_check: list[OutcomeView] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
-    # Domains only: the DNS summary, and the number of rules left out because they read
-    # message headers, a body or SES account facts, which a DNS check never has.
+    # Rules that did not run, one group per reason, then the rules that did not apply.
+    skipped: list[OutcomeGroup] = field(default_factory=list)
+    # Domains only: the DNS summary.
     dns_rows: list[DnsRow] = field(default_factory=list)
     spf_trees: list[SpfTree] = field(default_factory=list)
-    not_run: int = 0
     # Messages only: maildiag's own DKIM, ARC, SPF and DMARC results (verify.*).
     verification: list[VerdictRow] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
         return {severity: sum(1 for finding in self.findings if finding.severity == severity) for severity in SEVERITIES}
+
+    @property
+    def root_count(self) -> int:
+        """The number of findings that follow from no other finding."""
+        return sum(1 for finding in self.findings if not finding.follows_from)
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(len(group.rules) for group in self.skipped)
 
 
 @dataclass
@@ -181,6 +142,7 @@ class ReportView:
     subjects: list[SubjectView]
     input_errors: list[tuple[str, str]]
     counts: dict[str, int]
+    changes: ChangeSummary = field(default_factory=ChangeSummary)
 
     @property
     def total_findings(self) -> int:
@@ -213,12 +175,8 @@ def iter_subjects(report: dict) -> list[tuple[str, dict]]:
 
 
 def is_missing_source(outcome: dict) -> bool:
-    """Tell whether a not_applicable outcome lacks a whole fact source (headers, message, dns, ses).
-
-    NOTE: diag.engine.evaluate words that detail "needs SOURCE facts, ..."; the outcome has
-    no field of its own for it, so a change of wording there breaks this check.
-    """
-    return outcome.get("outcome") == "not_applicable" and str(outcome.get("detail", "")).startswith("needs ")
+    """Tell whether a not_applicable outcome lacks a whole fact source (headers, message, dns, ses)."""
+    return bool(missing_sources(outcome))
 
 
 def is_domain_entry(entry: dict) -> bool:
@@ -271,6 +229,7 @@ def build_view(report: dict) -> ReportView:
         subjects=subjects,
         input_errors=[(clean(error.get("source", "")), clean(error.get("message", ""))) for error in report.get("errors") or []],
         counts=counts,
+        changes=summarise_changes(subjects, SEVERITY_RANK),
     )
 
 
@@ -282,8 +241,9 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
     view.verification = [VerdictRow(**{key: clean(value) for key, value in row.items()}) for row in verification_rows(entry)]
 
     findings = sorted(entry.get("findings") or [], key=lambda finding: SEVERITY_RANK.get(finding.get("severity"), 3))
-    view.findings = [finding_view(finding) for finding in findings]
+    view.findings = link_causes([finding_view(finding) for finding in findings], SEVERITY_RANK)
 
+    not_run = []
     for outcome in entry.get("outcomes") or []:
         row = OutcomeView(
             name=clean(outcome.get("name", "")),
@@ -294,15 +254,19 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
         if outcome.get("outcome") == "pass":
             view.passes.append(row)
         elif outcome.get("outcome") == "not_applicable":
-            if kind == "domain" and is_missing_source(outcome):
-                view.not_run += 1
+            if missing_sources(outcome):
+                not_run.append((outcome, row))
             else:
                 view.not_applicable.append(row)
         elif outcome.get("outcome") == "error":
             view.could_not_check.append(row)
 
+    view.skipped = group_not_run(entry, not_run)
+    if view.not_applicable:
+        view.skipped.append(did_not_apply_group(view.not_applicable, kind))
+
     if kind == "domain":
-        view.dns_rows = [DnsRow(clean(row.check), clean(row.result), clean(row.detail)) for row in dns_rows(entry.get("dns") or {})]
+        view.dns_rows = [DnsRow(clean(row.check), clean(row.result), clean(row.detail)) for row in dns_rows(entry.get("dns") or {}, subject_domain(entry))]
         view.spf_trees = [SpfTree(clean(tree.domain), [clean(line) for line in tree.lines]) for tree in spf_trees(entry.get("dns") or {})]
 
     for repair in (entry.get("input") or {}).get("repairs") or []:
@@ -375,7 +339,7 @@ def _dkim_detail(signature: dict) -> str:
     if "aligned" in signature:
         parts.append("aligned with From" if signature["aligned"] else "not aligned with From")
     if signature.get("esp"):
-        parts.append(f"sending service {signature['esp']}")
+        parts.append(f"sending service {provider_names().get(signature['esp'], signature['esp'])}")
     if signature.get("reason"):
         parts.append(f"reason: {signature['reason']}")
     return clean(", ".join(parts))

@@ -7,7 +7,7 @@ the per-instance results, not from the sentence:
 - the newest ARC-Message-Signature does not verify: the message changed after that hop
   sealed it (section 5.2 step 5 only requires the newest AMS to verify);
 - an ARC-Seal does not verify: that seal, or a set it covers, was altered;
-- an ARC-Seal says cv=fail: that hop found the chain already broken when it arrived;
+- an ARC-Seal with cv=fail: that hop found the chain already broken when it arrived;
 - cv=none above instance 1, or anything but none at instance 1, is a malformed chain.
 """
 

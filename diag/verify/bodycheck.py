@@ -17,7 +17,7 @@ PREVIEW_CHARACTERS = 200
 
 
 def canonical_body(body: bytes, c_value: bytes) -> bytes:
-    """Return the body canonicalised as the c= tag says (RFC 6376 section 3.4.3 and 3.4.4)."""
+    """Return the body canonicalised per the c= tag (RFC 6376 section 3.4.3 and 3.4.4)."""
     from dkim.canonicalization import CanonicalizationPolicy  # dkimpy
 
     return CanonicalizationPolicy.from_c_value(c_value).canonicalize_body(body)

@@ -20,6 +20,8 @@ class VerifySession:
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = CachingResolver(resolver)
         self.keys = KeyStore(self.resolver)
+        # SPF results of the run, keyed as diag.verify.spf._check explains.
+        self.spf_results: dict = {}
 
 
 def should_verify(facts: dict, session: VerifySession | None) -> bool:
@@ -28,7 +30,7 @@ def should_verify(facts: dict, session: VerifySession | None) -> bool:
 
 
 def verify_message(message: bytes, facts: dict, session: VerifySession | None) -> dict | None:
-    """Return the `verify` facts, or None when `should_verify` says no."""
+    """Return the `verify` facts, or None when `should_verify` returns False."""
     if not should_verify(facts, session):
         return None
     if facts["input"].get("repairs"):
@@ -102,7 +104,7 @@ def _spf(facts: dict, session: VerifySession, client: dict | None) -> dict | Non
         mailfrom = (facts.get("identities", {}).get("return_path") or {}).get("address") or verdicts.get("spf_domain")
 
     fact = {key: client[key] for key in ("ip", "ip_source") if key in client}
-    fact.update(check_spf(session.resolver, client["ip"], mailfrom, client.get("helo")))
+    fact.update(check_spf(session.resolver, client["ip"], mailfrom, client.get("helo"), session.spf_results))
     if verdicts.get("spf"):
         fact["receiver_result"] = verdicts["spf"]
     return fact

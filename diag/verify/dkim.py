@@ -1,4 +1,4 @@
-"""Verify every DKIM-Signature of a full message with dkimpy and say why each one fails.
+"""Verify every DKIM-Signature of a full message with dkimpy and explain why each one fails.
 
 dkimpy (1.1.8) returns True or False and reports causes through exceptions and log lines.
 This module classifies instead: the key lookup goes through `KeyStore` first (so a missing,
@@ -18,7 +18,7 @@ from diag.verify import bodycheck
 from diag.verify.lookup import KeyStore, dkimpy_logger
 
 log = logging.getLogger(__name__)
-# dkimpy logs every failure at error level; those lines repeat what the facts say.
+# dkimpy logs every failure at error level, and those lines repeat the facts.
 _DKIMPY_LOG = dkimpy_logger(__name__ + ".dkimpy")
 
 VERIFIED = "verified"
@@ -179,7 +179,7 @@ class SignatureVerifier:
     def _check_signature(self, entry: dict, raw_tags: dict, tags: dict, header: tuple) -> dict:
         include_headers = [name.lower() for name in re.split(rb"\s*:\s*", raw_tags[b"h"])]
         try:
-            valid = self.verifier.verify_sig(dict(raw_tags), include_headers, header, self.keys.dnsfunc)
+            valid = self.verify_with_cached_key(self.verifier, entry["key_name"], raw_tags, include_headers, header)
         except self.dkim.ValidationError as error:
             if "body hash mismatch" not in str(error):
                 return self._finish(entry, "permerror", SIGNATURE_INVALID, str(error))
@@ -202,6 +202,19 @@ class SignatureVerifier:
 
         self._add_length_facts(entry, tags)
         return self._judge_valid(entry, tags)
+
+    def verify_with_cached_key(self, verifier, key_name: str, raw_tags: dict, include_headers: list, header: tuple) -> bool:
+        """Run dkimpy's cryptographic check with a key parsed once per run.
+
+        `DKIM.verify_sig` (dkimpy 1.1.8) parses the key record on every call and then runs
+        `verify_sig_process`. Here the key parsed by `dkim.evaluate_pk` is kept in the
+        KeyStore, and this method sets the attributes that verify_sig would set.
+        """
+        record = self.keys.record(key_name)
+        verifier.pk, verifier.keysize, verifier.ktag, verifier.seqtlsrpt = self.keys.parsed(
+            key_name + "#dkimpy", lambda _text: self.dkim.evaluate_pk(key_name.encode("ascii"), record.text)
+        )
+        return verifier.verify_sig_process(dict(raw_tags), include_headers, header, self.keys.dnsfunc)
 
     def _judge_valid(self, entry: dict, tags: dict) -> dict:
         """Apply the time and algorithm rules to a cryptographically valid signature."""

@@ -28,6 +28,10 @@ def _field(headers: list, name: bytes) -> str | None:
     return None
 
 
+def signature_key_name(raw_tags: dict) -> str:
+    return f"{raw_tags[b's'].decode('ascii')}._domainkey.{raw_tags[b'd'].decode('ascii')}".lower()
+
+
 def refolded_fields(signature, raw_tags: dict, header: tuple) -> list[str] | None:
     """Return the signed fields whose folding broke a `simple` signature, or None if unfolding does not help."""
     import dkim  # dkimpy
@@ -52,7 +56,7 @@ def refolded_fields(signature, raw_tags: dict, header: tuple) -> list[str] | Non
     position = [index for index, (name, value) in enumerate(headers) if (name, value) == tuple(header)][0]
     include_headers = [name.lower() for name in re.split(rb"\s*:\s*", raw_tags[b"h"])]
     try:
-        valid = trial.verify_sig(dict(raw_tags), include_headers, tuple(trial.headers[position]), signature.keys.dnsfunc)
+        valid = signature.verify_with_cached_key(trial, signature_key_name(raw_tags), raw_tags, include_headers, tuple(trial.headers[position]))
     except dkim.DKIMException as error:
         log.debug("unfolded re-verification failed: %s", error)
         return None

@@ -1,6 +1,6 @@
 """Route the DNS questions of dkimpy and pyspf through our Resolver.
 
-dkimpy (1.1.8) asks for a key with `dnsfunc(name: bytes, timeout=)` and expects the TXT
+dkimpy (1.1.8) requests a key with `dnsfunc(name: bytes, timeout=)` and expects the TXT
 record's text, or None when there is none. It turns every failure into "verify returned
 False" plus a log line, so `KeyStore` remembers how each key lookup ended (found, NXDOMAIN,
 NODATA, temporary failure) and the verifier reads the reason from there, not from dkimpy's logs.
@@ -28,7 +28,7 @@ class CachingResolver:
     """Answer each question once per run: the zone-file and replay backends do not cache.
 
     The live backend caches too; wrapping it costs one dictionary lookup. Verifying many
-    messages from one sender asks the same SPF and DMARC questions each time.
+    messages from one sender repeats the same SPF and DMARC questions each time.
     """
 
     def __init__(self, resolver: Resolver) -> None:
@@ -65,13 +65,13 @@ class KeyStore:
     """DKIM key records of one run, fetched once per name through the Resolver.
 
     `dnsfunc` is the callable dkimpy takes. Records are kept for the whole run, so verifying
-    many messages signed with one key asks DNS once.
+    many messages signed with one key queries DNS once.
     """
 
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self._records: dict[str, KeyRecord] = {}
-        self._parsed: dict[str, dict] = {}
+        self._parsed: dict[str, object] = {}
         self._lock = threading.Lock()
 
     def record(self, name: str) -> KeyRecord:
@@ -87,13 +87,16 @@ class KeyStore:
             self._records[key] = found
         return found
 
-    def parsed(self, name: str, parse) -> dict:
-        """Return `parse(text)` of the key record at `name`, computed once per run."""
+    def parsed(self, name: str, parse):
+        """Return `parse(text)` of the key record at `name`, computed once per run.
+
+        A `#suffix` on the name keeps the results of different parsers apart.
+        """
         key = name.rstrip(".").lower()
         with self._lock:
             cached = self._parsed.get(key)
         if cached is None:
-            cached = parse(self.record(key).text)
+            cached = parse(self.record(key.partition("#")[0]).text)
             with self._lock:
                 self._parsed[key] = cached
         return cached
@@ -167,18 +170,26 @@ def _install_dispatcher(spf_module) -> None:
         _installed = True
 
 
+@dataclass
+class SpfLookups:
+    """The state of one bound block: whether any TXT record it fetched used a macro."""
+
+    macros: bool = False
+
+
 @contextlib.contextmanager
-def bound_spf_resolver(resolver: Resolver) -> Iterator[None]:
+def bound_spf_resolver(resolver: Resolver) -> Iterator[SpfLookups]:
     """Send every pyspf lookup of this thread to `resolver` until the block ends."""
     import spf  # pyspf; kept off the `analyze --offline` import path
 
     _install_dispatcher(spf)
-    previous = getattr(_bound, "resolver", None)
+    previous = getattr(_bound, "resolver", None), getattr(_bound, "lookups", None)
     _bound.resolver = resolver
+    _bound.lookups = SpfLookups()
     try:
-        yield
+        yield _bound.lookups
     finally:
-        _bound.resolver = previous
+        _bound.resolver, _bound.lookups = previous
 
 
 def spf_answers(resolver: Resolver, name: str, qtype: str, spf_module) -> list:
@@ -198,6 +209,8 @@ def spf_answers(resolver: Resolver, name: str, qtype: str, spf_module) -> list:
     values = []
     for record in answer.records:
         if qtype in ("TXT", "SPF"):
+            if "%{" in record and getattr(_bound, "lookups", None) is not None:
+                _bound.lookups.macros = True
             # pyspf joins the character-strings itself; ours are already joined.
             values.append((key, (record.encode("utf-8"),)))
         elif qtype == "MX":
