@@ -208,3 +208,9 @@ def test_rules_invalid_fix_keeps_policy():
     step = " ".join(fixes["dmarc-record-invalid"])
     assert '"v=DMARC1; p=quarantine; rua=mailto:agg@example.com"' in step
     assert "p=none" not in step
+
+
+def test_suggest_corrected_keeps_valid_uris():
+    fact = suggested("v=DMARC1; p=quarantine; rua=mailto:agg@example.com,reports; fo=1")
+    assert fact["status"] == "permerror"
+    assert fact["suggested_record"] == '_dmarc.example.com. TXT "v=DMARC1; p=quarantine; rua=mailto:agg@example.com; fo=1"'

@@ -28,8 +28,8 @@ AGREED = [
 ]
 
 # Records that break RFC 7489 but that checkdmarc 6.0.4 accepts, because it applies the
-# RFC 9989 rules: p is optional, pct, rf and ri are no longer defined, an invalid adkim or
-# aspf falls back to the default, and the !size suffix of a report URI is ignored.
+# RFC 9989 rules. Under them p is optional and pct, rf and ri are no longer defined. An
+# invalid adkim or aspf falls back to the default, and a report URI's !size is ignored.
 RFC_9989_ONLY = [
     "v=DMARC1; rua=mailto:a@example.com",
     "v=DMARC1; p=reject; pct=150",
@@ -41,7 +41,7 @@ RFC_9989_ONLY = [
 
 
 class _NoDNS:
-    """A dnspython-style resolver for checkdmarc that answers NXDOMAIN without any query."""
+    """A dnspython-style resolver for checkdmarc that returns NXDOMAIN without sending a query."""
 
     lifetime = 1.0
 
@@ -55,7 +55,7 @@ def checkdmarc_valid(record: str) -> bool:
     import checkdmarc.dmarc
     import checkdmarc.utils
 
-    # Its report-address checks query DNS; every answer is NXDOMAIN, which checkdmarc
+    # Its report-address checks query DNS. Every answer is NXDOMAIN, which checkdmarc
     # reports as a warning, so only the record's syntax decides.
     checkdmarc.utils.DNS_CACHE.clear()
     try:

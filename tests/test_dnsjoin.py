@@ -1,7 +1,7 @@
 """`maildiag analyze` joined with DNS as it is now (diag.dnscheck.message and rules/dns-join-*.yaml).
 
 The header samples in samples/dnsjoin/ carry the receiver's verdicts at delivery, and
-samples/zones/dnsjoin.example.net.zone holds the DNS of "now" that each sample differs from.
+samples/zones/dnsjoin.example.net.zone contains the DNS of "now" that each sample differs from.
 """
 
 import json
@@ -131,7 +131,7 @@ def test_dmarc_policy_changed():
 
 
 def test_uncovered_name_is_temperror():
-    # Offline, a name no zone file covers is answered `refused`: temperror, never "no record".
+    # Offline, a name that no zone file covers gets the status `refused`, which is temperror, never "no record".
     facts = message_dns("healthy.txt", ZoneResolver([str(ROOT / "samples" / "zones" / "example.com.zone")]))
     assert facts["temperror"] is True
     assert facts["message"]["dkim"][0]["status"] == "temperror"
@@ -204,3 +204,17 @@ def test_offline_opens_no_socket(monkeypatch):
     message = json.loads(result.output)["messages"][0]
     assert "dns" not in message
     assert outcome(message, "dns-join-dkim-key-gone")["outcome"] == "not_applicable"
+
+
+def test_invalid_include_keeps_message(tmp_path):
+    # A label over 63 octets (RFC 1035 section 2.3.4) is no DNS name, so the include cannot be asked.
+    zone = tmp_path / "shop.dnsjoin.example.net.zone"
+    zone.write_text(
+        "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 604800 300\n@ NS ns1\n"
+        f'@ TXT "v=spf1 include:{"a" * 70}.example.net -all"\n'
+    )
+    session = VerifySession(ZoneResolver([str(zone)]))
+    report = analyze("samples/dnsjoin/healthy.txt", session)
+    assert "label" in report["dns"]["message"]["error"]
+    assert outcome(report, "spf-record-missing")["outcome"] == "not_applicable"
+    assert outcome(report, "dmarc-fail")["outcome"] == "pass"

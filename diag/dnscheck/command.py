@@ -111,8 +111,8 @@ class Run:
         """Check every domain, `--jobs` at a time; one resolver (and its cache) per run.
 
         The threads overlap time spent waiting for DNS replies. Parsing and rule evaluation
-        hold the GIL, so answers from zone files, a recording or a loopback server gain
-        nothing from more jobs (docs/benchmarks.md has the measurements).
+        hold the GIL, so checks that read zone files, a recording or a loopback server gain
+        little or nothing from more jobs (docs/benchmarks.md has the measurements).
         """
         from diag.dns.factory import closing
 
@@ -164,9 +164,9 @@ def _split_nameservers(entries: tuple[str, ...]) -> int:
 @click.command("dns")
 @click.argument("domains", nargs=-1, metavar="DOMAIN... | @FILE")
 @click.option("--expect", "expect_file", metavar="FILE", help="Read the expected records (SES region, Easy DKIM tokens or selectors, MAIL FROM domain, minimum DMARC policy, SPF includes) from FILE: TOML, or a pyproject.toml with a [tool.maildiag] table.")
-@click.option("--offline", is_flag=True, help="Answer only from the --zone or --replay files and send no DNS query; a name no zone file covers is a temporary error (exit 3).")
+@click.option("--offline", is_flag=True, help="Answer only from the --zone or --replay files and send no DNS query. A name that no zone file covers is a temporary error (exit 3).")
 @with_dns_source_options
-@click.option("--authoritative", is_flag=True, help="Ask the domain's own nameservers directly and report where they disagree; the port of the first --nameserver, if given, is used for them.")
+@click.option("--authoritative", is_flag=True, help="Ask the domain's own nameservers directly and report where they disagree. The port of the first --nameserver, if given, is used for them.")
 @click.option("--wait", "wait", metavar="DURATION", help="Repeat the checks, 10 s apart, until nothing fails at or above --fail-on or DURATION has passed: seconds, or a number with s, m or h (90s, 5m).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Number of domains checked at once, each in its own thread. Helps when DNS replies take network round trips; with --zone, --replay or a resolver on this machine the checks are CPU-bound and more jobs do not speed them up.")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True, help="Report format.")

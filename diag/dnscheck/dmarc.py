@@ -53,7 +53,8 @@ def report_destinations(resolver, policy_domain: str, parsed: ParsedRecord) -> l
             if answer.temporary:
                 authorised = "temperror"
             else:
-                # A wildcard record (*._report._dmarc.HOST) is synthesised into this answer.
+                # DNS synthesises a wildcard record (*._report._dmarc.HOST) for this name
+                # (RFC 4592), so a wildcard authorisation needs no query of its own.
                 authorised = answer.status == OK and any(is_dmarc_record(record) for record in answer.records)
             destinations.append(
                 {

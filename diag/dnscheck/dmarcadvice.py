@@ -2,8 +2,8 @@
 
 Every record built from an existing one keeps the domain's own tags (rua, ruf, adkim, fo,
 unknown tags, ...) in their order, and a policy is only ever raised, never lowered. The
-rollout order is p=none, then p=quarantine (pct below 100 is a partial step), then p=reject
-(RFC 7489 sections 6.3 and 6.7).
+rollout order is p=none, then p=quarantine, then p=reject. A pct below 100 (RFC 7489
+section 6.3) is a partial step, so it goes to 100 before the policy moves on.
 """
 
 import difflib
@@ -33,8 +33,16 @@ def _format(tags: dict[str, str]) -> str:
 
 
 def _valid_tags(parsed: ParsedRecord) -> dict[str, str]:
-    """Return the valid tags of `parsed` and its unknown ones (kept as written), with p set."""
-    tags = {name: value for name, value in parsed.tags.items() if name in parsed.valid or name not in KNOWN_TAGS}
+    """Return the valid tags of `parsed` and its unknown ones (kept as written), with p set.
+
+    A rua or ruf list with an invalid URI keeps its valid URIs.
+    """
+    tags = {}
+    for name, value in parsed.tags.items():
+        if name in parsed.valid or name not in KNOWN_TAGS:
+            tags[name] = value
+        elif name in ("rua", "ruf") and getattr(parsed, name):
+            tags[name] = ",".join(uri.uri for uri in getattr(parsed, name))
     if "p" not in parsed.valid:
         tags = {"p": _intended_policy(parsed.tags.get("p", "")), **tags}
     return tags
@@ -63,7 +71,7 @@ def stronger_record(parsed: ParsedRecord, governing_tag: str) -> str | None:
     policy = tags.get(governing_tag, tags["p"]).lower()
 
     if parsed.percent < 100:
-        # pct applies to quarantine and reject alike (RFC 7489 section 6.3); 100 is the default.
+        # pct applies to quarantine and reject alike (RFC 7489 section 6.3), and 100 is its default.
         del tags["pct"]
         if policy == "none":
             _raise_tag(tags, governing_tag, "quarantine")
@@ -75,7 +83,7 @@ def stronger_record(parsed: ParsedRecord, governing_tag: str) -> str | None:
 
 
 def at_least_record(parsed: ParsedRecord, min_policy: str) -> str:
-    """Return `parsed` with p, and sp when present, raised to `min_policy`; stronger values stay."""
+    """Return `parsed` with p, and sp when present, raised to `min_policy`. Stronger values stay."""
     tags = _valid_tags(parsed)
     _raise_tag(tags, "p", min_policy)
     if "sp" in tags:

@@ -1,15 +1,17 @@
 """Parse one DMARC record and validate it against the RFC 7489 section 6.4 grammar.
 
 Why not checkdmarc at run time: `import checkdmarc.dmarc` runs the package's __init__, which
-imports its BIMI, MTA-STS and SMTP TLS modules (httpx, cryptography.x509, pyleri) and parses
-the public suffix list a second time. Measured with `python -X importtime` and wall clocks on
-the 2-core benchmark machine of docs/benchmarks.md, checkdmarc 6.0.4: 0.32 to 0.86 s, against
-0.04 s for `python -c pass`, so it was about half of a `maildiag dns` run. Importing a
-submodule does not avoid it. checkdmarc 6.0.4 also validates against RFC 9989 rules: it
-accepts a record without p, ignores pct, and replaces an invalid adkim or aspf value with
-the default instead of reporting an error. This module checks RFC 7489 in under 0.1 ms a
-record and imports nothing new. tests/test_dnscheck_dmarcrecord.py compares its verdicts
-with checkdmarc's on sample records and names each case where the two RFCs differ.
+imports its BIMI, MTA-STS, SMTP and SMTP TLS reporting modules (httpx, cryptography.x509,
+pyleri), and checkdmarc.utils parses the public suffix list a second time. So importing a
+submodule does not help. With checkdmarc 6.0.4 on the 2-core machine of docs/benchmarks.md,
+the import took 0.32 to 0.86 s of wall time (three runs), against 0.04 s for
+`python -c pass`. `maildiag dns example.com` over the sample zone files took a median of
+1.13 s with checkdmarc and 0.83 s without it (10 runs each, on a busy machine).
+checkdmarc 6.0.4 also applies the RFC 9989 rules: it accepts a record without p, ignores
+pct, and replaces an invalid adkim or aspf value with the default instead of reporting an
+error. This module checks RFC 7489 in under 0.1 ms a record and imports nothing new.
+tests/test_dnscheck_dmarcrecord.py compares its verdicts with checkdmarc's on sample records
+and names each case where the two RFCs differ.
 """
 
 import re
@@ -27,14 +29,14 @@ _SEPARATOR = re.compile(r"[ \t]*;[ \t]*")
 POLICIES = ("none", "quarantine", "reject")
 POLICY_RANK = {"none": 0, "quarantine": 1, "reject": 2}
 
-# The tags of the IANA "DMARC Tag Registry": RFC 7489 section 6.3, and np from RFC 9091
-# section 4.1. Receivers ignore any other tag (RFC 7489 section 6.3).
+# The tags of the IANA "DMARC Tag Registry": those of RFC 7489 section 6.3, and np from
+# RFC 9091. Receivers ignore any other tag (RFC 7489 section 6.3).
 KNOWN_TAGS = ("v", "p", "sp", "np", "rua", "ruf", "adkim", "aspf", "ri", "fo", "rf", "pct")
 # RFC 7489 section 6.4: fo = ( "0" / "1" / "d" / "s" ) *(*WSP ":" *WSP ( "0" / "1" / "d" / "s" ))
 _FAILURE_OPTIONS = re.compile(r"^[01ds](?:[ \t]*:[ \t]*[01ds])*$", re.IGNORECASE)
-# RFC 7489 section 6.3, rf: only "afrf" (RFC 6591) is registered as a failure report format.
+# RFC 7489 section 6.3, rf: "afrf" is the only registered failure report format.
 REPORT_FORMATS = ("afrf",)
-# RFC 7489 section 6.3, ri: a 32-bit unsigned integer; pct: 1*3DIGIT from 0 to 100.
+# RFC 7489 section 6.3: ri is a 32-bit unsigned integer.
 MAX_REPORT_INTERVAL = 2**32 - 1
 # RFC 7489 section 6.4: dmarc-uri = URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ], the
 # number fits an unsigned 64-bit integer, and "," and "!" inside the URI are percent-encoded.
@@ -89,8 +91,8 @@ class ReportURI:
 class ParsedRecord:
     """A DMARC record split into tags, with every RFC 7489 error and warning found in it.
 
-    `tags` maps lower-case names to the values as written, in record order. `valid` holds
-    the names whose value is valid; a tag with an invalid value is listed in `errors`.
+    `tags` maps lower-case names to the values as written, in record order. `valid` contains
+    the names whose value is valid. A tag with an invalid value has an entry in `errors`.
     """
 
     record: str
@@ -116,7 +118,7 @@ class ParsedRecord:
 
 
 def parse_uri(text: str) -> ReportURI:
-    """Parse one dmarc-uri; raise ValueError with the reason when it is invalid."""
+    """Parse one dmarc-uri. Raises ValueError with the reason when it is invalid."""
     uri, _, size = text.partition("!")
     if "!" in size:
         raise ValueError(f"{text!r} has more than one '!'; encode a '!' inside the URI as %21 (RFC 7489 section 6.4)")
@@ -136,7 +138,7 @@ def parse_uri(text: str) -> ReportURI:
     address = urllib.parse.unquote(uri[len("mailto:"):].split("?", 1)[0])
     local, at, domain = address.rpartition("@")
     if not at or not local:
-        raise ValueError(f"{uri!r} holds no mailbox; write it as mailto:reports@{domain or 'example.com'}")
+        raise ValueError(f"{uri!r} has no mailbox address; write it as mailto:reports@{domain or 'example.com'}")
     try:
         parsed.host = to_ascii_domain(domain, f"the domain of {uri}")
     except InputError as error:
@@ -165,7 +167,7 @@ def _check_uris(parsed: ParsedRecord, name: str, value: str) -> None:
 
 
 def _check_value(parsed: ParsedRecord, name: str, value: str) -> str | None:
-    """Validate one tag value; return the error, or None when it is valid."""
+    """Return the error in the value of tag `name`, or None when the value is valid."""
     lowered = value.lower()
     if name in ("p", "sp", "np"):
         if lowered not in POLICIES:

@@ -2,8 +2,8 @@
 
 `maildiag analyze` calls this for every message when DNS answers are available, headers
 only or a full message alike. It runs the checks of `maildiag dns` on the From domain, so
-the DNS posture rules fire in analyze too, and records what DNS returns now for the names
-the receiver looked up when the message arrived: the MAIL FROM domain's SPF result for the
+the DNS posture rules fire in analyze too. It also records what DNS returns now for the
+names the receiver looked up at delivery: the MAIL FROM domain's SPF result for the
 connecting IP, each DKIM-Signature's key, and the DMARC policy. Rules compare these with
 the receiver's verdicts in `verdicts.*`.
 
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 SES_SPF_INCLUDE = "amazonses.com"
 # RFC 6376 section 3.1: selector = sub-domain *( "." sub-domain ), each an RFC 5321 label.
 _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-# Receiver DKIM results that say the signature did not verify (RFC 8601 section 2.7.1).
-DKIM_NOT_PASSED = ("fail", "permerror", "neutral", "policy", "temperror")
 
 
 def _domain(text: str | None) -> str | None:
@@ -46,8 +44,8 @@ def _domain(text: str | None) -> str | None:
 def _mail_from(facts: dict) -> tuple[str | None, str | None, str | None]:
     """Return (domain, identity, source) of the SPF identity the receiver checked.
 
-    The receiver's smtp.mailfrom (or smtp.helo, for a null reverse-path: RFC 7208 section
-    2.4) comes first, because that is the name it looked up; the Return-Path is next.
+    The receiver's smtp.mailfrom comes first because it is the name the receiver looked up.
+    For a null reverse-path that is smtp.helo (RFC 7208 section 2.4). The Return-Path is next.
     """
     verdicts = facts.get("verdicts") or {}
     if verdicts.get("spf_domain"):
@@ -60,7 +58,7 @@ def _mail_from(facts: dict) -> tuple[str | None, str | None, str | None]:
 
 
 def _expectations(facts: dict, from_domain: str, mail_from_domain: str | None) -> Expectations:
-    """Build what `maildiag dns` would be told in an expectations file, from the headers.
+    """Build from the headers the expectations that `maildiag dns` reads from a file.
 
     A message names no Easy DKIM tokens and no minimum DMARC policy, so those checks stay
     off. include:amazonses.com is required only at a custom MAIL FROM domain of mail that
@@ -95,7 +93,7 @@ def posture(resolver: Resolver, facts: dict, from_domain: str, mail_from_domain:
     expectations = _expectations(facts, from_domain, mail_from_domain)
     dns_facts = collect_dns_facts(resolver, from_domain, expectations, dkim_selectors=_signature_selectors(facts, from_domain))
 
-    # Easy DKIM is checked by its three tokens; a message shows at most the one it was
+    # Easy DKIM is checked by its three tokens. A message shows at most the one it was
     # signed with, so the token checks would report the other two as missing.
     dns_facts.pop("ses_dkim", None)
 
@@ -148,8 +146,8 @@ def return_path_spf(resolver: Resolver, facts: dict, domain: str, identity: str,
 def _key_status(key: dict) -> str:
     """Return ok, nxdomain, nodata, revoked, invalid or temperror for one key lookup."""
     if key["status"] == "none":
-        # check_key reports both missing names and names without a p= record as `none`;
-        # the answer's own status tells them apart (RFC 2308).
+        # check_key reports both missing names and names without a p= record as `none`, so
+        # the answer's own status (NXDOMAIN or NODATA, RFC 2308) separates them.
         answer_status = key["query"]["status"]
         if answer_status in (NXDOMAIN, NODATA):
             return answer_status
@@ -205,8 +203,8 @@ def dmarc_join(resolver: Resolver, facts: dict, dns_facts: dict) -> dict:
         fact["policy_changed"] = fact["receiver_policy"] != fact["policy_now"]
 
     if dmarc.get("status") == "none":
-        # The lookup for a record at a name receivers never ask (a doubled zone name, or the
-        # bare domain) is verify's; its queries repeat ones already cached.
+        # diag.verify.dmarc also looks for a record at a name receivers never ask, such as a
+        # doubled zone name. Its first queries repeat ones already cached.
         from diag.verify.dmarc import discover
 
         found = discover(resolver, dmarc["domain"])
@@ -218,7 +216,7 @@ def dmarc_join(resolver: Resolver, facts: dict, dns_facts: dict) -> dict:
 def collect_message_dns(resolver: Resolver, facts: dict, spf_results: dict | None = None) -> dict | None:
     """Return the `dns` facts of one message, or None when it names no domain to look up.
 
-    `resolver` should cache answers for the whole run (diag.verify.lookup.CachingResolver);
+    `resolver` should cache DNS responses for the whole run (diag.verify.lookup.CachingResolver).
     `spf_results` is the run's cache of SPF evaluations (VerifySession.spf_results).
     """
     identities = facts.get("identities") or {}
@@ -228,14 +226,21 @@ def collect_message_dns(resolver: Resolver, facts: dict, spf_results: dict | Non
         return None
 
     dns_facts: dict = {}
-    if from_domain is not None:
-        dns_facts = posture(resolver, facts, from_domain, mail_from_domain)
-
-    message: dict = {"from_domain": from_domain, "dkim": signature_keys(resolver, facts)}
-    if mail_from_domain is not None:
-        message["return_path"] = return_path_spf(resolver, facts, mail_from_domain, identity, source, spf_results)
-    if from_domain is not None:
-        message["dmarc"] = dmarc_join(resolver, facts, dns_facts)
+    message: dict = {"from_domain": from_domain}
+    try:
+        if from_domain is not None:
+            dns_facts = posture(resolver, facts, from_domain, mail_from_domain)
+        message["dkim"] = signature_keys(resolver, facts)
+        if mail_from_domain is not None:
+            message["return_path"] = return_path_spf(resolver, facts, mail_from_domain, identity, source, spf_results)
+        if from_domain is not None:
+            message["dmarc"] = dmarc_join(resolver, facts, dns_facts)
+    except InputError as error:
+        # A published record can name something that is not a DNS name, such as an SPF
+        # include with a label over 63 octets. The header findings still count, so only the
+        # DNS facts are dropped.
+        log.warning("DNS checks of %s stopped: %s", from_domain or "the message", error)
+        return {"message": {"from_domain": from_domain, "error": str(error), "temperror": False}}
 
     message["temperror"] = _message_temperror(message)
     dns_facts["message"] = message
@@ -247,7 +252,7 @@ def collect_message_dns(resolver: Resolver, facts: dict, spf_results: dict | Non
 def _message_temperror(message: dict) -> bool:
     return_path = message.get("return_path") or {}
     return (
-        any(key.get("status") == "temperror" for key in message["dkim"])
+        any(key.get("status") == "temperror" for key in message.get("dkim", []))
         or return_path.get("record_status") == "temperror"
         or return_path.get("result_now") == "temperror"
     )

@@ -5,7 +5,6 @@ import logging
 import re
 from email.message import Message
 
-from diag.facts.links import find_mismatched_links
 from diag.messages.model import Header, ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -128,6 +127,10 @@ def _body(message: Message) -> dict:
             if html_budget <= 0:
                 truncated = True
                 continue
+
+            # Imported on first use: html.parser and the links module cost a few
+            # milliseconds of start-up, and header-only input has no HTML part.
+            from diag.facts.links import find_mismatched_links
 
             html, part_truncated = _decoded_text(part, html_budget)
             truncated = truncated or part_truncated

@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 def load(name: str) -> dict:
     """Return the parsed table rules/tables/<name>.yaml."""
     path = data_path("rules") / "tables" / f"{name}.yaml"
+    # libyaml's CSafeLoader reads the same documents as yaml.safe_load about eight times
+    # faster; the tables took 20 ms of `maildiag analyze` start-up with the Python loader.
+    # It is absent only when PyYAML was built without libyaml.
     with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _described(table: dict, value, entry: dict | None) -> dict:

@@ -1,11 +1,11 @@
 """Put a subject's root causes first and mark the findings that follow from them.
 
-A receiver computes its verdicts in stages, each from the results of the stage before:
-DMARC from the SPF and DKIM results and their alignment (RFC 7489 section 4.2), Microsoft
-365's compauth from SPF, DKIM, DMARC and ARC, then the protection category (CAT) and the
-spam verdict (SCL, SFV) that decide the folder ("Anti-spam message headers in Microsoft
-365", https://learn.microsoft.com/en-us/defender-office-365/message-headers-eop-mdo). One
-missing Easy DKIM setup therefore shows up as five findings.
+A receiver computes its verdicts in stages, each from the results of the stage before.
+DMARC uses the SPF and DKIM results and their alignment (RFC 7489 section 4.2). Microsoft
+365's compauth combines SPF, DKIM, DMARC and ARC, and the protection category (CAT) and the
+spam verdict (SCL, SFV) that decide the folder come last ("Anti-spam message headers in
+Microsoft 365", https://learn.microsoft.com/en-us/defender-office-365/message-headers-eop-mdo).
+One missing Easy DKIM setup therefore shows up as five findings.
 
 A finding follows from another when the other's subject fact (its first evidence path) sits
 at an earlier stage and is among this finding's evidence: dmarc-fail lists `verdicts.dkim`,
@@ -64,7 +64,7 @@ def _overlaps(path: str, other: str) -> bool:
 def link_causes(findings: list, severity_rank: dict[str, int]) -> list:
     """Fill `follows_from` and `leads_to` on each finding and return the findings, root causes first.
 
-    Root causes are ordered by the most severe finding they lead to, then by stage; the
+    Root causes are ordered by the most severe finding they lead to, then by stage. The
     findings that follow come after them in stage order, so the list reads as the chain.
     """
     primaries = [finding.evidence[0][0] if finding.evidence else "" for finding in findings]
@@ -125,7 +125,7 @@ class ChangeStep:
 
 @dataclass
 class ChangeSummary:
-    """What to change first: the deduplicated first steps, and the findings expected to follow them."""
+    """The "What to change first" block: the deduplicated first steps, and the findings that follow from their root causes."""
 
     steps: list[ChangeStep] = field(default_factory=list)
     followers: list[str] = field(default_factory=list)

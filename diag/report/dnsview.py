@@ -87,8 +87,8 @@ def _spf_row(spf: dict) -> DnsRow:
     name = spf.get("domain", "")
     status = spf.get("status")
     if status == "temperror":
-        # The record may have been found and an include's lookup failed: show both, so the
-        # row never reads as a failure of a lookup that answered.
+        # The record may have been found and an include's lookup failed. Both are shown, so
+        # the row never blames a lookup that succeeded.
         record = f"\"{spf['record']}\"; " if spf.get("record") else ""
         return DnsRow(check, "temperror", f"{name}: {record}{_temperror_detail(spf)}")
     if status == "none" or not (spf.get("record") or spf.get("records")):

@@ -1,10 +1,10 @@
 """Readable evidence values for the terminal, HTML, Markdown and JUnit reports.
 
-The JSON report keeps every value as the rule engine found it. People read the shapes below
-the way an expert would write them: a decoded Microsoft code as `5 — meaning`, a DKIM result
-as `d=example.com pass (aligned)`, a Received hop as `from X by Y, +2 s`, a DNS answer as dig
-prints it, an SPF include tree as an indented tree. Shapes are recognised by their keys (the
-paths in docs/facts.md), so every rule that shows such a value gets the same text.
+The JSON report keeps every value as the rule engine found it. The other reports write the
+common shapes the way an expert would. A decoded Microsoft code reads `5 — meaning`, a DKIM
+result `d=example.com pass (aligned)`, a Received hop `from X by Y, +2 s`. A DNS answer reads
+as dig prints it, and an SPF include tree as an indented tree. Shapes are recognised by their
+keys (the paths in docs/facts.md), so every rule that shows such a value gets the same text.
 """
 
 import json
@@ -153,7 +153,7 @@ def is_received_hop(value: dict) -> bool:
 
 
 def received_hop_line(value: dict) -> str:
-    """Return a Received hop as `from HOST (IP) by HOST, +N s`, with `no TLS` when the hop said so."""
+    """Return a Received hop as `from HOST (IP) by HOST, +N s`, with `no TLS` when the hop recorded none."""
     parts = []
     if value.get("from"):
         origin = str(value["from"])
@@ -215,7 +215,7 @@ def _lookup_state(node: dict) -> str:
     status = query.get("status")
     if status and status != "ok":
         return f"TXT {status}"
-    # A TXT answer without v=spf1 is an SPF "none" for that name (RFC 7208 section 4.5).
+    # TXT records without v=spf1 give SPF "none" for that name (RFC 7208 section 4.5).
     return "no SPF record" if status == "ok" else str(node.get("status") or "")
 
 

@@ -2,8 +2,8 @@
 
 A report lists 40-odd rules that could not judge the input: DNS record rules after
 `maildiag analyze`, SES account rules without AWS access, body rules on a header paste. Listed
-one by one they bury the findings, so each group becomes one line that says why and what to
-run instead; `maildiag -v` and the HTML and Markdown <details> still list every rule.
+one by one they bury the findings, so each group becomes one line with the reason and the
+command to run instead. `maildiag -v` and the HTML and Markdown <details> still list every rule.
 """
 
 import re
@@ -30,7 +30,7 @@ class OutcomeView:
 
 @dataclass
 class OutcomeGroup:
-    """Rules that did not run for one reason, and the one line that says why."""
+    """Rules that did not run for one reason, and the one line that gives the reason."""
 
     key: str
     # Singular noun, e.g. "DNS record check", and what happened, e.g. "not run".
@@ -52,7 +52,7 @@ def missing_sources(outcome: dict) -> frozenset[str]:
     """Return the fact sources a not_applicable outcome lacked (headers, message, dns, ses), or none.
 
     NOTE: outcomes carry the missing sources only inside their `detail` text, so a change of
-    the engine's wording breaks this parse; a structured field on the outcome would not.
+    the engine's wording breaks this parse. A structured field on the outcome would not.
     """
     if outcome.get("outcome") != "not_applicable":
         return frozenset()
@@ -110,7 +110,7 @@ def _new_group(key: str, entry: dict, missing: frozenset[str]) -> OutcomeGroup:
     if key == "dns":
         command = f"maildiag dns {domain or 'DOMAIN'}"
         if _unverified_full_message(entry):
-            # The group then holds the verification rules too, which need only DNS here.
+            # The group then contains the verification rules too, which lack only DNS here.
             return OutcomeGroup(key, "DNS check", "not run", "no DNS lookups were made (--offline without --zone or --replay)", f"Run `{command}` to check the records, or drop --offline to verify the message.")
         return OutcomeGroup(key, "DNS record check", "not run", "the domain's DNS records were not looked up", f"Run `{command}`.")
     if key == "ses":
