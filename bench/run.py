@@ -3,7 +3,8 @@
 Usage: python bench/run.py [--messages N] [--only startup,throughput]
 
 - start-up: `maildiag analyze SAMPLE --offline --format json` against `python -c pass`
-- throughput: messages analysed per second in one process over N generated .eml files,
+- throughput: messages analysed per second in one process over N generated .eml files
+  (copies of the bundled samples that look like received mail, see message_templates),
   against the stdlib BytesHeaderParser (compat32 policy) reading the same files
 - audit: `maildiag audit --offline -f jsonl` at --jobs 1 and 2 over N .eml files in a folder
   and over an mbox of M messages, against the stdlib header parser over the same inputs,
@@ -116,7 +117,7 @@ def generate_messages(folder: Path, count: int) -> list[Path]:
     """Write `count` .eml files, cycling through message_templates() in order.
 
     Each copy gets a unique Message-ID: the number is put in front of the template's own
-    id (its host, which tells the sending service, is kept), or a Message-ID field is
+    id (its host, which names the sending service, is kept), or a Message-ID field is
     added at the top when the template has none.
     """
     templates = message_templates()

@@ -4,7 +4,7 @@ A condition is a mapping with exactly one operator (see docs/rules.md). Compilin
 the tree once, at load time, and turns it into a `Condition` object. Its `test(facts)`
 returns `(holds, match)`, where `match` is the first list item that satisfied a `some`
 together with the item's fact path, so that messages and evidence can name it. The rule
-engine calls the node's `check` function instead, which returns the same answer without
+engine calls the node's `check` function instead, which returns the same result without
 building the tuple (see Check below).
 """
 

@@ -141,7 +141,7 @@ def _compile(source: str):
     # make_globals returns a ChainMap over the environment's globals, and each render
     # copies the globals into a new dict: from a ChainMap that copy cost about a third of
     # a short template's render. The environment's globals do not change after
-    # _environment() builds it, so a plain dict holds the same names.
+    # _environment() builds it, so a plain dict contains the same names.
     template_globals = dict(environment.make_globals(None))
     return environment.template_class.from_code(environment, code, template_globals)
 
@@ -153,7 +153,7 @@ def _cache_dir() -> Path | None:
     if configured:
         base = Path(configured)
     elif xdg_cache and Path(xdg_cache).is_absolute():
-        # The XDG Base Directory Specification says to ignore a relative path here.
+        # The XDG Base Directory Specification treats a relative path here as invalid.
         base = Path(xdg_cache) / "maildiag"
     else:
         try:

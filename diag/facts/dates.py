@@ -57,9 +57,9 @@ _MONTHS.update({
     "déc": 12, "dez": 12, "dic": 12, "des": 12,
 })
 
-# Zone names and their offsets from UTC as +HHMM numbers. The first line is what
-# parsedate_tz reads: UT, GMT, Z and the North American zones of RFC 5322 section 4.3, plus
-# UTC, AST and ADT. The unambiguous names after it also appear in real fields.
+# Zone names and their offsets from UTC as +HHMM numbers. The first fourteen, up to PDT,
+# are what parsedate_tz reads: UT, GMT, Z and the North American zones of RFC 5322
+# section 4.3, plus UTC, AST and ADT. The unambiguous names after them also appear in real fields.
 # Ambiguous ones (IST, BST) are not guessed.
 _ZONE_NAMES = {
     "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "AST": -400, "ADT": -300, "EST": -500, "EDT": -400,

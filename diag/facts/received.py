@@ -267,7 +267,10 @@ def _connecting_host(from_host: str | None, from_comments: list[str]) -> tuple[s
 
 @functools.lru_cache(maxsize=4096)
 def _ip_text(text: str) -> str | None:
-    """Return the address in `text` in its normal form, as _ip reads it; str() of an address costs about 1 µs."""
+    """Return the address in `text` in its normal form, as _ip reads it.
+
+    Cached because str() of an ipaddress object costs about 1 µs.
+    """
     address = _ip(text)
     return None if address is None else str(address)
 
