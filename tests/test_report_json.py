@@ -79,6 +79,29 @@ def test_pipeline_report_matches_schema():
     assert output["messages"][0]["verdicts"]["compauth_reason"] == "000"
 
 
+MESSAGE_SAMPLES = sorted(
+    path
+    for folder in ("headers", "eml", "rules")
+    for path in (ROOT / "samples" / folder).rglob("*")
+    if path.suffix in {".txt", ".eml"}
+)
+
+
+@pytest.mark.parametrize("path", MESSAGE_SAMPLES, ids=lambda path: str(path.relative_to(ROOT / "samples")))
+def test_sample_report_matches_schema(path):
+    from diag.engine.loader import load_rules
+    from diag.errors import InputError
+    from diag.pipeline import AnalyzeOptions, analyze_bytes, build_report
+
+    options = AnalyzeOptions(rules=load_rules([]))
+    try:
+        message = analyze_bytes(path.read_bytes(), source=path.name, options=options)
+    except InputError:
+        pytest.skip("a sample of unreadable input")
+    output = json.loads(render_json(build_report("analyze", [message], [])))
+    assert schema_errors(output) == []
+
+
 # Each contract field with a value of the wrong type: the schema must reject it.
 CONTRACT_BREAKS = [
     ("verdicts", "spf", 1),

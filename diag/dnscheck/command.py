@@ -97,7 +97,7 @@ class Run:
         expectations = self.expectations or Expectations()
         if expectations.domain and expectations.domain != domain:
             # One expectations file describes one domain; others get only the generic checks.
-            log.info("%s describes %s, not %s; checking %s without it", expectations.source, expectations.domain, domain, domain)
+            log.warning("%s describes %s, not %s; checking %s without it", expectations.source, expectations.domain, domain, domain)
             return Expectations()
         return replace(expectations, domain=domain)
 
