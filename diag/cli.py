@@ -221,8 +221,8 @@ from diag.ses.command import ses  # noqa: E402
 cli.add_command(ses)
 
 
-# `maildiag dns`: its module imports only click at load time; checkdmarc, pyspf and dkimpy
-# are imported inside the checks, so `maildiag analyze` start-up does not pay for them.
+# `maildiag dns`: its module imports only click at load time; pyspf and the DNS checks are
+# imported inside the command, so `maildiag analyze` start-up does not pay for them.
 from diag.dnscheck.command import dns_command  # noqa: E402
 
 cli.add_command(dns_command)
