@@ -46,6 +46,8 @@ def read_domains(arguments: tuple[str, ...]) -> list[str]:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as error:
             raise InputError(f"{path}: cannot read the domain list: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise InputError(f"{path}: the domain list is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); save it as UTF-8, one domain a line") from None
         for number, line in enumerate(lines, start=1):
             line = line.split("#", 1)[0].strip()
             if line:
@@ -55,12 +57,51 @@ def read_domains(arguments: tuple[str, ...]) -> list[str]:
     return domains
 
 
+def bind_expectations(expectations, domains: list[str], arguments: tuple[str, ...]) -> dict:
+    """Return the Expectations to check each domain against; raise UsageError on a mismatch.
+
+    A file without `domain` applies to every domain. A file for one domain applies to that
+    domain alone when several domains come from an @FILE list, and the others get the
+    generic checks. Any other mismatch is a usage error: checking a domain without its
+    expectations would let a broken zone pass a CI gate.
+    """
+    from dataclasses import replace
+
+    from diag.dnscheck.expectations import Expectations
+
+    if expectations is None:
+        return {domain: Expectations() for domain in domains}
+    if not expectations.domain:
+        return {domain: replace(expectations, domain=domain) for domain in domains}
+
+    others = [domain for domain in domains if domain != expectations.domain]
+    if not others:
+        return {domain: expectations for domain in domains}
+
+    listed = len(domains) > 1 and any(argument.startswith("@") for argument in arguments)
+    if listed and expectations.domain in domains:
+        click.echo(
+            f"maildiag: note: {expectations.source} describes {expectations.domain}, so it applies to that domain only; "
+            f"the other {len(others)} {'domain gets' if len(others) == 1 else 'domains get'} the checks that need no expectations file",
+            err=True,
+        )
+        return {domain: expectations if domain == expectations.domain else Expectations() for domain in domains}
+
+    checked = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    raise UsageError(
+        f"{expectations.source} describes {expectations.domain}, but {checked} {'is' if len(others) == 1 else 'are'} checked; "
+        f"pass the expectations file of {'that domain' if len(others) == 1 else 'those domains'}, or remove the domain key from "
+        f"{expectations.source} to apply it to every domain"
+    )
+
+
 class Run:
     """The settings of one `maildiag dns` run, shared by every domain it checks."""
 
-    def __init__(self, options: dict, rules, expectations):
+    def __init__(self, options: dict, rules, expectations: dict):
         self.options = options
         self.rules = rules
+        # The Expectations of each domain, from bind_expectations.
         self.expectations = expectations
 
     def make_resolver(self):
@@ -90,16 +131,9 @@ class Run:
         return message_report(facts, evaluate(self.rules, facts))
 
     def expectations_for(self, domain: str):
-        from dataclasses import replace
-
         from diag.dnscheck.expectations import Expectations
 
-        expectations = self.expectations or Expectations()
-        if expectations.domain and expectations.domain != domain:
-            # One expectations file describes one domain; others get only the generic checks.
-            log.warning("%s describes %s, not %s; checking %s without it", expectations.source, expectations.domain, domain, domain)
-            return Expectations()
-        return replace(expectations, domain=domain)
+        return self.expectations.get(domain) or Expectations(domain=domain)
 
     def check_authoritative(self, domain: str, expectations, bootstrap) -> dict:
         """Collect the facts from the zone's own nameservers and compare their answers."""
@@ -197,7 +231,7 @@ def dns_command(domains, expect_file, offline, zones, nameservers, record, repla
             "timeout": timeout, "authoritative": authoritative, "jobs": jobs,
             "authoritative_port": _split_nameservers(nameservers) if authoritative else 53,
         }
-        run = Run(options, _load_rules(rules_dirs), expectations)
+        run = Run(options, _load_rules(rules_dirs), bind_expectations(expectations, domain_list, domains))
         if wait:
             messages = wait_for_expectations(run, domain_list, parse_duration(wait), fail_on)
         else:

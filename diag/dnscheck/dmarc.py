@@ -99,7 +99,7 @@ def check_dmarc(resolver, domain: str, min_policy: str | None = None) -> dict:
         return fact
     if not discovery["records"]:
         fact["status"] = "none"
-        fact["suggested_record"] = _txt(f"_dmarc.{domain}", starter_record(domain))
+        fact["suggested_record"] = _txt(f"_dmarc.{domain}", starter_record(domain, min_policy))
         return fact
     if len(discovery["records"]) > 1:
         # RFC 7489 section 6.6.3 step 5: several records end discovery; no policy applies.

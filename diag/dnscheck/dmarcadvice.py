@@ -11,9 +11,14 @@ import difflib
 from diag.dnscheck.dmarcrecord import KNOWN_TAGS, POLICIES, POLICY_RANK, ParsedRecord
 
 
-def starter_record(domain: str) -> str:
-    """Return the first record for a domain without one: monitoring, with aggregate reports."""
-    return f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}"
+def starter_record(domain: str, min_policy: str | None = None) -> str:
+    """Return the first record for a domain without one, with aggregate reports.
+
+    The policy is p=none (monitoring) unless `min_policy` asks for more: a record below it
+    would fail the minimum-policy check as soon as it is published.
+    """
+    policy = min_policy if min_policy in POLICY_RANK else "none"
+    return f"v=DMARC1; p={policy}; rua=mailto:dmarc-reports@{domain}"
 
 
 def _intended_policy(value: str) -> str:

@@ -118,6 +118,9 @@ def load_expectations(path: str | Path) -> Expectations:
         raise InputError(f"{path}: cannot read the expectations file: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"{path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        # TOML 1.0 documents are UTF-8; tomllib raises this before any TOML parsing.
+        raise InputError(f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); save the expectations file as UTF-8 TOML") from None
 
     if path.name == "pyproject.toml":
         table = document.get("tool", {}).get("maildiag")

@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 SES_DKIM_SUFFIX = "dkim.amazonses.com"
 EASY_DKIM_TOKEN_COUNT = 3
+# Entry statuses that no rule more specific than ses-dkim-cnames-missing explains.
+UNEXPLAINED_STATUSES = ("missing", "loop")
 # Public resolvers give up on CNAME chains long before this; 8 hops is generous.
 MAX_CNAME_HOPS = 8
 
@@ -128,6 +130,9 @@ def check_easy_dkim(resolver, domain: str, tokens: tuple[str, ...]) -> dict:
         "txt_instead": [entry for entry in entries if entry["status"] == "txt_instead"],
         "doubled": [entry for entry in entries if entry["status"] == "doubled"],
         "fix_records": [entry["fix_record"] for entry in entries if entry["status"] != "ok"],
+        # Tokens that are not ok for no more specific reason (a TXT in place of the CNAME,
+        # a doubled name, a wrong target, each judged by its own rule).
+        "unexplained": [entry for entry in entries if entry["status"] in UNEXPLAINED_STATUSES],
         # The failing names with their last answer, compact enough to show as evidence.
         "problems": [{"name": entry["name"], "status": entry["status"], "query": entry["queries"][-1]} for entry in entries if entry["status"] != "ok"],
     }

@@ -19,17 +19,17 @@ from dataclasses import dataclass, field
 
 from diag.dns.resolver import NODATA, NXDOMAIN, OK
 from diag.dnscheck.evidence import evidence
+from diag.dnscheck.spflookups import MAX_DNS_LOOKUPS, MAX_VOID_LOOKUPS, lookup_advice, lookup_terms, void_terms
+from diag.dnscheck.spfmerge import merge_records
 
 log = logging.getLogger(__name__)
-
-# RFC 7208 section 4.6.4: at most 10 terms that cause DNS queries per evaluation, and
-# implementations SHOULD allow at most 2 void lookups (NOERROR with no answers, or NXDOMAIN).
-MAX_DNS_LOOKUPS = 10
-MAX_VOID_LOOKUPS = 2
 # RFC 7208 section 4.6.4: an mx mechanism may not look up more than 10 exchange addresses.
 MAX_MX_NAMES = 10
 LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})
 QUALIFIERS = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
+# Amazon SES publishes and changes its sending ranges behind this include, so it is never
+# suggested for flattening into ip4: terms.
+SES_INCLUDE = "amazonses.com"
 # Guard against runaway expansion of pathological records; loops are detected separately.
 MAX_RECORDS_WALKED = 60
 
@@ -280,8 +280,12 @@ def follow_mechanism(walk: Walk, term: Term, fact: dict, stack: tuple[str, ...])
             walk.temperrors.append(fact["query"])
         elif walk.void(answer):
             fact["void"] = True
-        elif len(answer.records) > MAX_MX_NAMES:
-            walk.mx_over_limit.append({"term": term.raw, "mx_count": len(answer.records)})
+        else:
+            # Each MX host costs one address lookup, outside the limit of 10 terms but
+            # limited to 10 per mx term itself (RFC 7208 section 4.6.4).
+            fact["address_lookups"] = min(len(answer.records), MAX_MX_NAMES)
+            if len(answer.records) > MAX_MX_NAMES:
+                walk.mx_over_limit.append({"term": term.raw, "mx_count": len(answer.records)})
     elif term.mechanism == "ptr":
         # RFC 7208 section 5.5: ptr SHOULD NOT be used; its queries depend on the client IP.
         walk.ptr_terms.append(term.raw)
@@ -353,17 +357,38 @@ def with_include(record: str, include: str) -> str:
     return " ".join(parts + [new_term])
 
 
-def merged_record(records: list[str]) -> str:
-    """Merge several SPF records into one, keeping the first record's all term."""
-    terms, final = [], None
-    for record in records:
-        for part in [part for part in record.split(" ") if part][1:]:
-            lowered = part.lower()
-            if lowered.lstrip("+-~?") == "all" or lowered.startswith("redirect="):
-                final = final or part
-            elif lowered not in (existing.lower() for existing in terms):
-                terms.append(part)
-    return " ".join(["v=spf1", *terms, final or "~all"])
+def suggest_merged(resolver, domain: str, records: list[str], required_includes: tuple[str, ...]) -> dict:
+    """Return the facts of the one record to publish in place of `records`.
+
+    The merged record is walked like a published one, so the report can say whether it
+    stays within the RFC 7208 section 4.6.4 limits before anyone publishes it.
+    """
+    merged = merge_records(records)
+    record = merged.record
+    notes = list(merged.notes)
+    for include in required_includes:
+        if f"include:{include}" not in record.lower():
+            record = with_include(record, include)
+            notes.append(f"include:{include} is added, because SES sends for {domain}.")
+
+    walk = Walk(resolver=resolver)
+    expand_record(walk, record, domain, (domain,))
+    if walk.temperrors:
+        notes.append("A lookup in the merged record's include tree failed temporarily, so its lookup count is unknown; check again later.")
+    elif walk.dns_lookups > MAX_DNS_LOOKUPS or walk.void_lookups > MAX_VOID_LOOKUPS:
+        notes.append(
+            f"The merged record needs {walk.dns_lookups} DNS lookups (limit {MAX_DNS_LOOKUPS}) and {walk.void_lookups} void lookups "
+            f"(limit {MAX_VOID_LOOKUPS}), so receivers would return permerror for it too: remove or flatten terms before publishing it."
+        )
+    else:
+        notes.append(f"The merged record needs {walk.dns_lookups} of the {MAX_DNS_LOOKUPS} DNS lookups allowed.")
+    return {
+        "suggested_record": record,
+        "suggested_all": merged.all_term,
+        "suggested_lookups": walk.dns_lookups,
+        "suggested_void_lookups": walk.void_lookups,
+        "merge_notes": notes,
+    }
 
 
 def check_spf(resolver, domain: str, role: str, required_includes: tuple[str, ...] = ()) -> dict:
@@ -391,10 +416,7 @@ def check_spf(resolver, domain: str, role: str, required_includes: tuple[str, ..
         return fact
     if top["status"] == "permerror":
         fact["error"] = f"{len(top['records'])} SPF records at {domain}; RFC 7208 section 4.5 allows one"
-        fact["suggested_record"] = merged_record(top["records"])
-        for include in required_includes:
-            if f"include:{include}" not in fact["suggested_record"].lower():
-                fact["suggested_record"] = with_include(fact["suggested_record"], include)
+        fact.update(suggest_merged(resolver, domain, top["records"], required_includes))
         return fact
 
     record = top["record"]
@@ -419,6 +441,9 @@ def check_spf(resolver, domain: str, role: str, required_includes: tuple[str, ..
             "ptr_terms": walk.ptr_terms,
             "temperrors": walk.temperrors,
             "invalid": bool(walk.syntax_errors or walk.loops or walk.missing_targets or walk.mx_over_limit),
+            "lookup_terms": lookup_terms(top),
+            "void_terms": void_terms(top),
+            "lookup_advice": lookup_advice(top, walk.dns_lookups, walk.void_lookups, (*required_includes, SES_INCLUDE)),
         }
     )
     if missing:

@@ -115,6 +115,16 @@ class Rule:
             "category": self.category,
         }
 
+    @cached_property
+    def summaries(self) -> dict:
+        """Report summaries of this rule's pass and not_applicable outcomes, by (outcome, detail).
+
+        Filled by diag.engine.evaluate.evaluate_for_report. The detail of such an outcome
+        depends only on the rule and on which `needs` sources are absent, so the entries
+        are few. Callers copy an entry before handing it out.
+        """
+        return {}
+
 
 def load_rules(extra_dirs: list[Path]) -> list[Rule]:
     """Load the shipped rules and those in `extra_dirs`, sorted by code.

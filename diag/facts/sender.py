@@ -13,11 +13,11 @@ Steps 1, 3 and 4 are diag.verify.boundary.connecting_client, which needs no netw
 this module adds step 2 and the host names.
 """
 
-import ipaddress
 import logging
 import re
 
 from diag.facts import authres
+from diag.facts.ip import normal_ip
 from diag.messages.model import Header
 from diag.verify.boundary import connecting_client
 
@@ -30,10 +30,7 @@ _DESIGNATES = re.compile(r"designates?\s+([0-9A-Fa-f:.]+)\s+as\s+permitted\s+sen
 def _address(text: str | None) -> str | None:
     if not text:
         return None
-    try:
-        return str(ipaddress.ip_address(text.strip().strip("[]")))
-    except ValueError:
-        return None
+    return normal_ip(text.strip().strip("[]"))
 
 
 def _host(text: str | None) -> str | None:
@@ -50,33 +47,32 @@ def _receiver_received_spf(headers: list[Header], facts: dict) -> dict | None:
     One written further down, below the first Received field under the trusted
     Authentication-Results, belongs to an earlier hop (a list server's check) and is skipped.
     """
-    trusted_positions = (facts.get("auth", {}).get("trusted") or {}).get("positions") or []
-    limit = None
-    if trusted_positions:
-        below = [header.position for header in headers if header.position > max(trusted_positions) and header.is_named("Received")]
-        limit = below[0] if below else None
+    header = next((header for header in headers if header.is_named("Received-SPF")), None)
+    if header is None:
+        return None
 
-    for header in headers:
-        if not header.is_named("Received-SPF"):
-            continue
+    trusted_positions = (facts.get("auth", {}).get("trusted") or {}).get("positions") or []
+    if trusted_positions:
+        top = max(trusted_positions)
+        limit = next((field.position for field in headers if field.position > top and field.is_named("Received")), None)
         if limit is not None and header.position > limit:
             return None
-        parsed = authres.parse_received_spf(header.unfolded)
-        entry = {"position": header.position, "raw": header.unfolded, "result": parsed["result"]}
-        pairs = parsed["pairs"]
-        ip = _address(pairs.get("client-ip"))
-        if ip is None:
-            match = _DESIGNATES.search(parsed["comment"] or "")
-            ip = _address(match.group(1)) if match else None
-        if ip:
-            entry["client_ip"] = ip
-        for key, name in (("helo", "helo"), ("envelope-from", "envelope_from"), ("receiver", "receiver"), ("identity", "identity")):
-            if pairs.get(key):
-                entry[name] = pairs[key]
-        if parsed["errors"]:
-            entry["errors"] = parsed["errors"]
-        return entry
-    return None
+
+    parsed = authres.parse_received_spf(header.unfolded)
+    entry = {"position": header.position, "raw": header.unfolded, "result": parsed["result"]}
+    pairs = parsed["pairs"]
+    ip = _address(pairs.get("client-ip"))
+    if ip is None:
+        match = _DESIGNATES.search(parsed["comment"] or "")
+        ip = _address(match.group(1)) if match else None
+    if ip:
+        entry["client_ip"] = ip
+    for key, name in (("helo", "helo"), ("envelope-from", "envelope_from"), ("receiver", "receiver"), ("identity", "identity")):
+        if pairs.get(key):
+            entry[name] = pairs[key]
+    if parsed["errors"]:
+        entry["errors"] = parsed["errors"]
+    return entry
 
 
 def _hop_with(hops: list[dict], ip: str) -> dict | None:

@@ -201,12 +201,11 @@ def _headers_may_continue(headers: list[Header], body: bytes) -> bool:
 
 
 def _mime_message(clean: _CleanRead) -> Message:
-    """Parse the body with the stdlib parser and attach the header fields already read.
+    """Build the stdlib Message of the body, with the header fields already read attached.
 
     email.message_from_bytes would parse the header block a second time, which more than
-    doubles the reader's cost. The body parser needs only Content-Type to find the MIME
-    parts. The result equals message_from_bytes(data, policy=compat32) except that header
-    defects are not recorded.
+    doubles the reader's cost. The result equals message_from_bytes(data, policy=compat32)
+    except that header defects are not recorded.
     """
     # The compat32 bytes parser stores a value without the line ending after it and keeps
     # non-ASCII bytes as surrogate escapes, so that as_bytes() writes back the bytes read.
@@ -214,6 +213,24 @@ def _mime_message(clean: _CleanRead) -> Message:
     if not clean.ascii_only:
         values = [value.encode("utf-8").decode("ascii", "surrogateescape") for value in values]
 
+    message = Message(policy=email.policy.compat32)
+    for header, value in zip(clean.headers, values):
+        message.set_raw(header.name, value)
+    if message.get_content_maintype() not in ("multipart", "message"):
+        # For any other type the feed parser makes the whole body, decoded as ASCII with
+        # surrogate escapes, the payload (email.feedparser, "some non-multipart type"),
+        # so the parser's line-by-line pass is skipped.
+        message.set_payload(clean.body.decode("ascii", "surrogateescape"))
+        return message
+    return _parse_body(clean, values)
+
+
+def _parse_body(clean: _CleanRead, values: list[str]) -> Message:
+    """Parse a multipart or message/* body with the stdlib parser (compat32 policy).
+
+    The parser needs only Content-Type to find the MIME parts, so it reads that field
+    and the body, and the other fields are attached afterwards.
+    """
     ending = clean.line_ending
     prefix = b"".join(
         b"Content-Type: " + value.encode("ascii", "surrogateescape") + ending

@@ -135,7 +135,8 @@ def _print_subject(console: Console, subject: SubjectView, show_all: bool = Fals
         title += " (headers only)"
     console.print(Rule(Text(title, style="bold"), align="left"))
 
-    if subject.kind == "message":
+    # `maildiag ses` subjects are an account or a settings file, with no received headers.
+    if subject.kind == "message" and not command.startswith("ses"):
         console.print(_trusted_block(subject))
     if subject.verdicts:
         console.print(_verdict_table(subject.verdicts))
@@ -164,7 +165,10 @@ def _print_subject(console: Console, subject: SubjectView, show_all: bool = Fals
         console.print(Text("No findings.", style="green"))
 
     _print_outcome_line(console, "Checked and passed", subject.passes, "green")
-    _print_outcome_line(console, "Could not check, a lookup failed temporarily; retry later", subject.could_not_check, "yellow", show_all)
+    could_not_check = "Could not check, a lookup failed temporarily; retry later"
+    if command.startswith("ses"):
+        could_not_check = "Could not check, an AWS call was denied or failed (see ses-lookups-failed)"
+    _print_outcome_line(console, could_not_check, subject.could_not_check, "yellow", show_all)
     _print_skipped(console, subject, show_all, command)
 
     if subject.repairs:

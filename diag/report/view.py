@@ -152,6 +152,9 @@ class ReportView:
     def headline(self) -> str:
         """One line such as "2 findings (1 error, 1 warning) in 1 message"."""
         noun = "domain" if self.subjects and all(subject.kind == "domain" for subject in self.subjects) else "message"
+        if self.command.startswith("ses"):
+            # `maildiag ses check` reports one region, `ses config` one settings file.
+            noun = "SES region" if self.command == "ses check" else "SES configuration"
         scope = plural(len(self.subjects), noun)
         if not self.total_findings:
             headline = f"no findings in {scope}"

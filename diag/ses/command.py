@@ -150,18 +150,28 @@ def _config_document(path, from_env, offline, message_path, endpoint_url) -> dic
         raise UsageError("give either a settings FILE or --env, not both and not neither")
     settings = config.load_environment() if from_env else config.load_file(path)
     facts, problems = config.check_offline(settings, aws.available_regions())
+    ses: dict = {"region": facts.get("region"), "config": facts}
 
-    online = not offline and not problems
-    if online:
+    # The online checks need a usable region and key pair; the other settings' problems do
+    # not stop them, so a missing configuration set still gets its identity checked.
+    blocking = sorted({problem["field"] for problem in problems} & {"Region", "AccessKeyId", "SecretAccessKey"})
+    if not offline and blocking:
+        facts["online"] = f"skipped: fix {', '.join(blocking)} first"
+    elif not offline:
         context = aws.open_context(settings.get("Region"), endpoint_url=endpoint_url,
                                    access_key_id=settings.get("AccessKeyId"), secret_access_key=settings.get("SecretAccessKey"))
-        configcheck.check_online(settings, facts, problems, context)
-    elif not offline:
-        facts["online"] = "skipped: fix the settings above first"
+        recorder = configcheck.check_online(settings, facts, problems, context)
+        facts["lookups"] = dict(recorder.outcomes)
+        ses["lookups"] = dict(recorder.outcomes)
+        # A send-only key is rightly denied iam:SimulatePrincipalPolicy; that is not a gap
+        # to report, and permissions.status "unknown" already says so.
+        ses["lookup_failures"] = [
+            failure for failure in recorder.failures
+            if not (failure["operation"] == "SimulatePrincipalPolicy" and failure["outcome"] == "denied")
+        ]
     facts["problems"] = problems
 
-    document = {"source": {"path": f"ses-config:{settings.source}", "index": 0}, "input": {"kind": "ses-config"},
-                "ses": {"region": facts.get("region"), "config": facts}}
+    document = {"source": {"path": f"ses-config:{settings.source}", "index": 0}, "input": {"kind": "ses-config"}, "ses": ses}
     if message_path:
         _join_message(document, message_path)
     return document
@@ -189,7 +199,8 @@ def _join_message(document: dict, message_path: str) -> None:
 
 
 @ses.command()
-@click.option("--from", "sender", required=True, metavar="ADDRESS", help="Sender: an address or domain verified in the region.")
+@click.option("--from", "sender", required=True, metavar="ADDRESS",
+              help="Sender address, e.g. noreply@example.com. SES needs a full address to send; the address itself or its domain must be verified in the region.")
 @click.option("--to", "targets", required=True, multiple=True, metavar="ADDRESS|NAME",
               help="Recipient address, or a mailbox simulator name: success, bounce, complaint, ooto, suppressionlist (+label allowed). Repeatable; one probe each, 1 per second.")
 @click.option("--configuration-set", metavar="NAME", help="Send with this configuration set.")
@@ -211,7 +222,8 @@ def probe(sender, targets, configuration_set, region, profile, endpoint_url, use
     for result in results:
         click.echo(redact(f"sent probe {result['token']} to {result['recipient']}" + (f", MessageId {result['message_id']}" if result["message_id"] else "")))
     if all(result["simulator"] for result in results):
-        click.echo("The mailbox simulator has no inbox to read; its bounce and complaint notifications go to the identity's SNS topics or event destinations.")
+        click.echo("The mailbox simulator has no inbox to read. Its bounce and complaint notifications go to the identity's SNS topics "
+                   "or the configuration set's event destinations, and by email to the From or Return-Path address while feedback forwarding is on.")
     else:
         click.echo("In the receiving mailbox, open the message whose subject contains the token, show its original source "
                    "(Gmail: Show original; Outlook: View message source), save the headers to probe.txt and run: maildiag analyze probe.txt")
@@ -222,6 +234,9 @@ def _send_probes(sender, targets, configuration_set, region, profile, endpoint_u
     from diag.ses.config import parse_from_address
     from diag.ses.probe import resolve_recipient
 
+    if "@" not in sender:
+        raise UsageError(f"--from {sender!r} is not an address; SES needs a full address to send, e.g. --from noreply@{sender.strip() or 'example.com'} "
+                         "(a verified domain covers every address in it)")
     address, problem = parse_from_address(sender)
     if problem:
         raise UsageError(f"--from {sender!r} {problem}")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from diag.errors import InputError
 from diag.ses.redact import register_secret
+from diag.ses.regions import unknown_region_hint
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,9 @@ def check_offline(config: AppConfig, regions: list[str]) -> tuple[dict, list[dic
     for name in FIELDS:
         present = config.get(name) is not None
         facts["fields"][name] = {"present": present, "key": config.keys.get(name)}
-        if not present:
+        # SES sends without a configuration set; the rule ses-config-no-configuration-set
+        # reports the missing event publishing as a warning, not as a broken setting.
+        if not present and name != "ConfigurationSet":
             variables = " or ".join(ENVIRONMENT[name][:-1])
             problem(name, "missing or empty", f"set {name} (environment: {variables})")
 
@@ -187,7 +190,7 @@ def check_offline(config: AppConfig, regions: list[str]) -> tuple[dict, list[dic
     if region:
         facts["region"] = region
         if region not in regions:
-            problem("Region", f"{region!r} is not a region where SES is offered", f"use one of: {', '.join(regions)}")
+            problem("Region", f"{region!r} is not a region where SES is offered", unknown_region_hint(region, regions))
 
     key_id = config.get("AccessKeyId")
     if key_id:

@@ -8,22 +8,27 @@ import logging
 
 from diag.ses import aws
 from diag.ses.config import AppConfig
-from diag.ses.lookup import Recorder
+from diag.ses.identities import identity_candidates
+from diag.ses.lookup import FAILED_OUTCOMES, Recorder
 
 log = logging.getLogger(__name__)
 
 # Least privilege for an application that only sends (SES Developer Guide, "Controlling
 # access to Amazon SES"): these two actions and nothing else.
 SEND_ACTIONS = ["ses:SendEmail", "ses:SendRawEmail"]
-# Actions a sending key should be denied; an allowed one means the key can do more than send.
-BROADER_ACTIONS = [
-    "ses:SendTemplatedEmail", "ses:SendBulkEmail", "ses:SendBulkTemplatedEmail",
-    "ses:CreateEmailIdentity", "ses:DeleteEmailIdentity", "ses:PutAccountDetails",
-    "ses:PutAccountSendingAttributes", "ses:CreateConfigurationSet", "ses:DeleteConfigurationSet",
-    "ses:ListEmailIdentities", "ses:GetAccount",
-    "iam:CreateAccessKey", "iam:CreateUser", "iam:AttachUserPolicy", "iam:PutUserPolicy",
-    "s3:ListAllMyBuckets", "sts:AssumeRole",
-]
+# Write actions a sending key should be denied, grouped by what a leaked key could do with them.
+WRITE_ACTION_GROUPS = {
+    # Identity policies are how SES sending authorization lets other accounts send as an identity.
+    "let other AWS accounts send as your identities": ["ses:CreateEmailIdentityPolicy", "ses:UpdateEmailIdentityPolicy"],
+    "create, delete or re-key sending identities": ["ses:CreateEmailIdentity", "ses:DeleteEmailIdentity", "ses:PutEmailIdentityDkimSigningAttributes"],
+    "change the SES account and its configuration sets": ["ses:PutAccountDetails", "ses:PutAccountSendingAttributes",
+                                                          "ses:CreateConfigurationSet", "ses:DeleteConfigurationSet"],
+    "create IAM users, keys or policies, or assume roles": ["iam:CreateAccessKey", "iam:CreateUser", "iam:AttachUserPolicy",
+                                                            "iam:PutUserPolicy", "sts:AssumeRole"],
+}
+WRITE_ACTIONS = [action for actions in WRITE_ACTION_GROUPS.values() for action in actions]
+# Read-only actions: a leaked key with them reveals account details but changes nothing.
+READ_ACTIONS = ["ses:GetAccount", "ses:ListEmailIdentities", "s3:ListAllMyBuckets"]
 
 
 def _principal_arn(caller_arn: str) -> str | None:
@@ -41,48 +46,53 @@ def _principal_arn(caller_arn: str) -> str | None:
 
 
 def check_credentials(recorder: Recorder, problems: list[dict]) -> dict:
-    """Return {result, arn, account} from STS GetCallerIdentity with the configured keys."""
-    import botocore.exceptions
+    """Return {result, arn, account, code} from STS GetCallerIdentity with the configured keys.
 
-    client = recorder.context.client("sts")
-    try:
-        response = client.get_caller_identity()
-    except botocore.exceptions.ClientError as error:
-        code = aws.error_code(error)
-        if aws.is_temporary(error):
-            return {"result": "temperror", "code": code}
+    `result` is `pass`, `fail` (AWS rejected the key pair), `temperror` or `error`.
+    GetCallerIdentity needs no IAM permission (AWS STS API reference), so a denial means
+    the key pair itself was refused.
+    """
+    response = recorder.call("sts", "GetCallerIdentity", record_bad_credentials=True)
+    if response is not None:
+        return {"result": "pass", "arn": response.get("Arn"), "account": response.get("Account")}
+
+    failure = recorder.last_failure()
+    code = failure.get("code")
+    if failure.get("outcome") == "denied":
         problems.append({
             "field": "AccessKeyId",
             "problem": f"AWS STS rejected the key pair ({code})",
             "fix": "check AccessKeyId and SecretAccessKey belong together and the key is active (IAM console, Security credentials)",
         })
         return {"result": "fail", "code": code}
-    except botocore.exceptions.BotoCoreError as error:
-        raise aws.translate(error, "GetCallerIdentity", recorder.context.region) from None
-    return {"result": "pass", "arn": response.get("Arn"), "account": response.get("Account")}
+    return {"result": failure.get("outcome", "error"), "code": code}
 
 
 def check_identity(recorder: Recorder, address: str) -> dict:
-    """Return the identity that authorises `address`: the address itself or its domain."""
+    """Return the identity that authorises `address`: the address, its domain or a parent domain.
+
+    A verified domain also covers its subdomains (SES Developer Guide, "Creating and
+    verifying identities"), so the walk goes up to the organisational domain.
+    """
     domain = address.rpartition("@")[2].lower()
     result: dict = {"address": address, "domain": domain, "verified": False, "candidates": []}
-    for name in (address, domain):
+    for name in identity_candidates(address):
         key = f"get_email_identity:{name}"
         response = recorder.call("sesv2", "GetEmailIdentity", key=key, EmailIdentity=name)
         if response is None:
-            failure = recorder.failures[-1]
-            status = "NOT_FOUND" if failure.get("code") == "NotFoundException" else recorder.outcomes.get(key)
+            outcome = recorder.outcomes.get(key)
+            status = "NOT_FOUND" if outcome == "not_found" else outcome
             result["candidates"].append({"name": name, "status": status})
             continue
         status = response.get("VerificationStatus")
         result["candidates"].append({"name": name, "status": status})
         if status == "SUCCESS" or response.get("VerifiedForSendingStatus"):
-            result.update(verified=True, name=name, status=status)
+            result.update(verified=True, name=name, status=status, lookup="ok")
             return result
 
-    result["lookup"] = "temperror" if any(c["status"] == "temperror" for c in result["candidates"]) else "ok"
-    if all(c["status"] == "denied" for c in result["candidates"]):
-        result["lookup"] = "denied"
+    # Not verified as far as the answers go; a failed lookup leaves the question open.
+    failed = [candidate["status"] for candidate in result["candidates"] if candidate["status"] in FAILED_OUTCOMES]
+    result["lookup"] = failed[0] if failed else "ok"
     return result
 
 
@@ -91,50 +101,64 @@ def check_configuration_set(recorder: Recorder, name: str, problems: list[dict])
     key = f"get_configuration_set:{name}"
     if recorder.call("sesv2", "GetConfigurationSet", key=key, ConfigurationSetName=name) is not None:
         return True
-    if recorder.failures[-1].get("code") == "NotFoundException":
+    if recorder.outcomes.get(key) == "not_found":
+        region = recorder.context.region
         problems.append({
             "field": "ConfigurationSet",
-            "problem": f"{name!r} does not exist in {recorder.context.region}",
-            "fix": f"create it with `aws sesv2 create-configuration-set --configuration-set-name {name} --region {recorder.context.region}` or correct the name",
+            "problem": f"{name!r} does not exist in {region}, so SES rejects every send that names it",
+            "fix": f"create it with `aws sesv2 create-configuration-set --configuration-set-name {name} --region {region}` or correct the name",
         })
         return False
     return None
 
 
 def check_permissions(recorder: Recorder, caller_arn: str) -> dict:
-    """Return which send actions and broader actions the key's principal is allowed."""
+    """Return which send actions, write actions and read-only actions the key's principal is allowed."""
     principal = _principal_arn(caller_arn)
     if principal is None:
         return {"status": "unknown", "reason": f"cannot simulate policies for {caller_arn}"}
     response = recorder.call(
         "iam", "SimulatePrincipalPolicy", key="simulate_principal_policy",
-        PolicySourceArn=principal, ActionNames=SEND_ACTIONS + BROADER_ACTIONS,
+        PolicySourceArn=principal, ActionNames=SEND_ACTIONS + WRITE_ACTIONS + READ_ACTIONS,
     )
     if response is None:
         outcome = recorder.outcomes.get("simulate_principal_policy")
         # A least-privilege key is not allowed iam:SimulatePrincipalPolicy, so "denied" is expected.
-        return {"status": "unknown", "reason": f"iam:SimulatePrincipalPolicy {outcome}"}
+        return {"status": "unknown", "lookup": outcome, "reason": f"iam:SimulatePrincipalPolicy {outcome}"}
 
     allowed = {item["EvalActionName"] for item in response.get("EvaluationResults", []) if item.get("EvalDecision") == "allowed"}
+    groups = [
+        {"effect": effect, "actions": [action for action in actions if action in allowed]}
+        for effect, actions in WRITE_ACTION_GROUPS.items()
+    ]
     return {
         "status": "checked",
+        "lookup": "ok",
         "principal": principal,
         "send_allowed": all(action in allowed for action in SEND_ACTIONS),
         "send_denied": [action for action in SEND_ACTIONS if action not in allowed],
-        "extra_allowed": [action for action in BROADER_ACTIONS if action in allowed],
+        "extra_allowed": [action for action in WRITE_ACTIONS if action in allowed],
+        "extra_allowed_groups": [group for group in groups if group["actions"]],
+        "read_allowed": [action for action in READ_ACTIONS if action in allowed],
     }
 
 
-def check_online(config: AppConfig, facts: dict, problems: list[dict], context: aws.AwsContext) -> None:
-    """Add credentials, identity, configuration set and permission facts to `facts`."""
+def check_online(config: AppConfig, facts: dict, problems: list[dict], context: aws.AwsContext) -> Recorder:
+    """Add credentials, identity, configuration set and permission facts to `facts`.
+
+    Each check runs when the settings it needs are usable, whatever the other settings'
+    problems; returns the recorder with every call's outcome.
+    """
     recorder = Recorder(context)
     facts["credentials"] = check_credentials(recorder, problems)
     if facts["credentials"]["result"] != "pass":
-        return
+        return recorder
 
     if facts.get("from_address"):
         facts["identity"] = check_identity(recorder, facts["from_address"])
-    if facts.get("configuration_set"):
+    if facts.get("configuration_set") and not any(problem["field"] == "ConfigurationSet" for problem in problems):
         facts["configuration_set_exists"] = check_configuration_set(recorder, facts["configuration_set"], problems)
+        if facts["configuration_set_exists"] is None:
+            facts["configuration_set_lookup"] = recorder.outcomes.get(f"get_configuration_set:{facts['configuration_set']}")
     facts["permissions"] = check_permissions(recorder, facts["credentials"]["arn"])
-    facts["lookups"] = dict(recorder.outcomes)
+    return recorder

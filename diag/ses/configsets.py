@@ -46,9 +46,11 @@ def describe_destination(destination: dict) -> dict:
 
 def describe(recorder: Recorder, name: str) -> dict:
     """Return the facts of configuration set `name`; parts that could not be read are absent."""
-    facts: dict = {"name": name}
+    facts: dict = {"name": name, "lookup": "ok"}
     response = recorder.call("sesv2", "GetConfigurationSet", key=f"get_configuration_set:{name}", ConfigurationSetName=name)
-    if response is not None:
+    if response is None:
+        facts["lookup"] = recorder.last_failure().get("outcome", "error")
+    else:
         facts["sending_enabled"] = (response.get("SendingOptions") or {}).get("SendingEnabled")
         facts["reputation_metrics_enabled"] = (response.get("ReputationOptions") or {}).get("ReputationMetricsEnabled")
         facts["tls_policy"] = (response.get("DeliveryOptions") or {}).get("TlsPolicy")
@@ -56,7 +58,11 @@ def describe(recorder: Recorder, name: str) -> dict:
 
     key = f"get_configuration_set_event_destinations:{name}"
     destinations = recorder.call("sesv2", "GetConfigurationSetEventDestinations", key=key, ConfigurationSetName=name)
-    if destinations is not None:
+    if destinations is None:
+        # Without the destinations, whether this set handles bounces is unknown, not false.
+        facts["event_destinations_lookup"] = recorder.last_failure().get("outcome", "error")
+    else:
+        facts["event_destinations_lookup"] = "ok"
         facts["event_destinations"] = [describe_destination(item) for item in destinations.get("EventDestinations", [])]
         handled = set()
         for destination in facts["event_destinations"]:

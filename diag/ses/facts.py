@@ -2,7 +2,7 @@
 
 import logging
 
-from diag.errors import UsageError
+from diag.errors import TemporaryFailure, UsageError
 from diag.ses import account, configsets, identities
 from diag.ses.aws import AwsContext
 from diag.ses.lookup import Recorder
@@ -30,7 +30,8 @@ def _bounce_handling(identity_facts: list[dict], set_facts: list[dict] | None) -
 def region_facts(context: AwsContext) -> dict:
     """Return the Facts document of the SES account in `context.region`.
 
-    Raises UsageError when every SES call was denied, because nothing could be checked.
+    Raises UsageError when every SES call was denied and TemporaryFailure when the SES
+    endpoint cannot be reached, because then nothing could be checked.
     """
     recorder = Recorder(context)
     ses: dict = {"region": context.region}
@@ -38,6 +39,12 @@ def region_facts(context: AwsContext) -> dict:
     account_facts = account.gather_account(recorder)
     if account_facts is not None:
         ses["account"] = account_facts
+    if "sesv2" in recorder.unreachable:
+        # Every other SES call goes to the same endpoint, so nothing could be checked.
+        raise TemporaryFailure(
+            f"GetAccount in {context.region}: cannot reach the endpoint ({recorder.unreachable['sesv2']}); "
+            "check the network or --endpoint-url and retry"
+        )
 
     identity_facts = identities.gather(recorder)
     if identity_facts is not None:

@@ -38,6 +38,30 @@ def mail_from_records(mail_from_domain: str, region: str) -> list[dict]:
     ]
 
 
+def identity_candidates(address: str) -> list[str]:
+    """Return the identities that can authorise sending from `address`, most specific first.
+
+    The address, its domain, and each parent domain up to the organisational domain: a
+    verified domain lets SES send from its subdomains too (SES Developer Guide, "Creating
+    and verifying identities").
+    """
+    from diag.facts.orgdomain import org_domain
+
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    names = [address] if "@" in address else []
+    organisational = org_domain(domain) or domain
+    if domain != organisational and not domain.endswith("." + organisational):
+        return names + [domain]
+
+    labels = domain.split(".")
+    for start in range(len(labels)):
+        name = ".".join(labels[start:])
+        names.append(name)
+        if name == organisational:
+            break
+    return names
+
+
 def list_identities(recorder: Recorder) -> list[dict] | None:
     """Return the ListEmailIdentities entries of the region, following NextToken."""
     entries, token = [], None
@@ -58,8 +82,7 @@ def describe_identity(recorder: Recorder, name: str, listed: dict | None = None)
     """Return the facts of one identity from GetEmailIdentity, or None when it does not exist."""
     response = recorder.call("sesv2", "GetEmailIdentity", key=f"get_email_identity:{name}", EmailIdentity=name)
     if response is None:
-        failure = recorder.failures[-1] if recorder.failures else {}
-        if failure.get("code") == "NotFoundException":
+        if recorder.outcomes.get(f"get_email_identity:{name}") == "not_found":
             return None
         return {"name": name, "lookup": recorder.outcomes.get(f"get_email_identity:{name}", "error")}
 

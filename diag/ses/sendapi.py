@@ -4,9 +4,11 @@ import logging
 import time
 
 import botocore.exceptions
+from botocore.parsers import ResponseParserError
 
 from diag.errors import UsageError
 from diag.ses import aws
+from diag.ses.identities import identity_candidates
 from diag.ses.lookup import Recorder
 from diag.ses.probe import Recipient, RateLimiter, build_message, new_token, send_interval, with_backoff
 
@@ -16,14 +18,14 @@ SIMULATOR_HINT = "use --to success (success@simulator.amazonses.com) or another 
 
 
 def _verified(recorder: Recorder, address: str) -> bool | None:
-    """Return whether the address or its domain is a verified identity, None when unknown."""
+    """Return whether the address, its domain or a parent domain is a verified identity, None when unknown."""
     unknown = False
-    for name in (address, address.rpartition("@")[2]):
+    for name in identity_candidates(address):
         key = f"get_email_identity:{name}"
         response = recorder.call("sesv2", "GetEmailIdentity", key=key, EmailIdentity=name)
         if response and (response.get("VerificationStatus") == "SUCCESS" or response.get("VerifiedForSendingStatus")):
             return True
-        if response is None and recorder.failures[-1].get("code") != "NotFoundException":
+        if response is None and recorder.outcomes.get(key) != "not_found":
             unknown = True
     return None if unknown else False
 
@@ -56,11 +58,28 @@ def preflight(context: aws.AwsContext, recipients: list[Recipient]) -> dict:
     return account
 
 
-def _rejected_error(error: botocore.exceptions.ClientError, region: str):
+def _rejected_error(error: botocore.exceptions.ClientError, region: str, sender: str, recipient: str) -> UsageError:
+    """Return the error for a MessageRejected answer, with the fix for the identity SES named.
+
+    SES answers "Email address is not verified. The following identities failed the check
+    in region REGION: ..." for an unverified From, and for an unverified recipient in the
+    sandbox; other servers word an unauthorised From as "did not have authority to send".
+    """
     message = error.response.get("Error", {}).get("Message", "")
-    if "not verified" in message.lower():
-        return UsageError(f"SES rejected the probe in {region}: {message}; in the sandbox, {SIMULATOR_HINT}, or verify the From identity")
-    return UsageError(f"SES rejected the probe in {region}: {message}")
+    lowered = message.lower()
+    if "not verified" not in lowered and "authority to send" not in lowered:
+        return UsageError(f"SES rejected the probe in {region}: {message}")
+
+    domain = sender.rpartition("@")[2].lower()
+    from_named = sender.lower() in lowered or "authority to send" in lowered
+    recipient_named = recipient.lower() in lowered
+    verify_from = (f"verify the From domain in {region}: `aws sesv2 create-email-identity --email-identity {domain} --region {region}`, "
+                   f"then publish the three DKIM CNAMEs it returns (`maildiag ses check --region {region}` lists them)")
+    if from_named and not recipient_named:
+        return UsageError(f"SES rejected the probe in {region} because the From address {sender} is not verified there: {message}; {verify_from}")
+    if recipient_named and not from_named:
+        return UsageError(f"SES rejected the probe in {region} because the account is in the sandbox and {recipient} is not verified: {message}; {SIMULATOR_HINT}")
+    return UsageError(f"SES rejected the probe in {region}: {message}; {verify_from}; in the sandbox, also {SIMULATOR_HINT}")
 
 
 def send(context: aws.AwsContext, sender: str, recipients: list[Recipient], configuration_set: str | None = None, sleep=time.sleep) -> list[dict]:
@@ -87,11 +106,11 @@ def send(context: aws.AwsContext, sender: str, recipients: list[Recipient], conf
             response = with_backoff(lambda: client.send_email(**params), aws.is_throttling, sleep=sleep, operation=f"SendEmail to {recipient.address}")
         except botocore.exceptions.ClientError as error:
             if aws.error_code(error) == "MessageRejected":
-                raise _rejected_error(error, context.region) from None
+                raise _rejected_error(error, context.region, sender, recipient.address) from None
             if aws.error_code(error) == "NotFoundException" and configuration_set:
                 raise UsageError(f"configuration set {configuration_set!r} does not exist in {context.region}; check --configuration-set") from None
             raise aws.translate(error, "SendEmail", context.region) from None
-        except botocore.exceptions.BotoCoreError as error:
+        except (botocore.exceptions.BotoCoreError, ResponseParserError) as error:
             raise aws.translate(error, "SendEmail", context.region) from None
 
         log.info("probe %s sent to %s as %s", token, recipient.address, response["MessageId"])

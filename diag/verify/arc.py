@@ -40,11 +40,48 @@ def _describe(instance: int, sets: list[dict]) -> str:
     return f"instance {instance}" + (f" ({named})" if named else "")
 
 
-def _broken(instances: list[dict], sets: list[dict]) -> tuple[int | None, str]:
+def _ams_body_intact(verifier, instance: int) -> bool | None:
+    """Tell whether the body still matches the bh= of the instance's ARC-Message-Signature (RFC 8617 section 4.1.2).
+
+    The AMS hashes the body as a DKIM signature does, so a match means the break is in a
+    signed header field. None when the field cannot be read.
+    """
+    from dkim.util import InvalidTagValueList, parse_tag_value
+
+    from diag.verify.bodycheck import body_intact
+
+    marker = f"i={instance};".encode("ascii")
+    for name, value in verifier.headers:
+        if name.lower() != b"arc-message-signature" or marker not in b"".join(value.split()).lower():
+            continue
+        try:
+            raw = parse_tag_value(value)
+        except InvalidTagValueList as error:
+            log.debug("ARC-Message-Signature i=%d does not parse: %s", instance, error)
+            return None
+        tags = {key.decode("ascii", "replace"): item.decode("ascii", "replace") for key, item in raw.items()}
+        tags.setdefault("c", "relaxed/relaxed")
+        if "l" in tags:
+            tags["l"] = int(tags["l"]) if tags["l"].strip().isdigit() else None
+        if not {"a", "bh"} <= tags.keys():
+            return None
+        return body_intact(verifier.body, tags)
+    return None
+
+
+def _broken(instances: list[dict], sets: list[dict], verifier) -> tuple[int | None, str]:
     """Return (broken instance, detail) from dkimpy's per-instance results, newest first."""
     newest = instances[0]
     if not newest.get("ams_valid"):
-        return newest["instance"], f"the ARC-Message-Signature of {_describe(newest['instance'], sets)} does not verify: the message changed after that hop sealed it"
+        intact = _ams_body_intact(verifier, newest["instance"])
+        newest["body_intact"] = intact
+        if intact is False:
+            what = "the body changed after that hop sealed it (its body hash bh= no longer matches)"
+        elif intact:
+            what = "a signed header field changed after that hop sealed it (its body hash bh= still matches)"
+        else:
+            what = "the message changed after that hop sealed it"
+        return newest["instance"], f"the ARC-Message-Signature of {_describe(newest['instance'], sets)} does not verify: {what}"
 
     # The lowest instance is the earliest damage: a hop that found the chain broken, or
     # an altered set, whose alteration also breaks every seal above it (each seal covers
@@ -84,7 +121,9 @@ def verify_arc(message: bytes, keys: KeyStore, sets: list[dict]) -> dict | None:
             "as_valid": bool(entry.get("as-valid")),
             "cv": (_text(entry.get("cv")) or "").lower() or None,
             "seal_d": _text(entry.get("as-domain")),
+            "seal_s": _text(entry.get("as-selector")),
             "message_d": _text(entry.get("ams-domain")),
+            "message_s": _text(entry.get("ams-selector")),
             **{key: value for key, value in _hop(entry["instance"], sets).items() if key == "authserv_id" and value},
         }
         for entry in results
@@ -103,20 +142,40 @@ def verify_arc(message: bytes, keys: KeyStore, sets: list[dict]) -> dict | None:
     if not instances:
         fact["detail"] = _text(reason)
         return fact
-    broken, detail = _broken(instances, sets)
+    broken, detail = _broken(instances, sets, verifier)
     if broken is not None:
         fact["broken_instance"] = broken
+        fact["broken"] = _broken_facts(broken, instances)
     fact["detail"] = detail if broken is not None else _text(reason)
     log.debug("ARC: %s (dkimpy: %s)", fact["detail"], _text(reason))
     return fact
 
 
+def _broken_facts(broken: int, instances: list[dict]) -> dict:
+    """Return {instance, part, key_name, body_intact} of the broken instance, for the rule's message and fix.
+
+    `part` is `message-signature` when its ARC-Message-Signature fails, else `seal`, and
+    `key_name` is the key of that signature.
+    """
+    entry = next(item for item in instances if item["instance"] == broken)
+    part = "seal" if entry.get("ams_valid") else "message-signature"
+    domain, selector = (entry.get("seal_d"), entry.get("seal_s")) if part == "seal" else (entry.get("message_d"), entry.get("message_s"))
+    facts: dict = {"instance": broken, "part": part}
+    if domain and selector:
+        facts["key_name"] = f"{selector}._domainkey.{domain}".lower()
+    if entry.get("body_intact") is not None:
+        facts["body_intact"] = entry["body_intact"]
+    return facts
+
+
 def _key_names(results: list[dict]) -> list[str]:
-    """Return the key names of the AMS and AS of each verified instance (already in the KeyStore)."""
+    """Return the key names of the AMS and AS of each verified instance (already in the KeyStore), each once."""
     names = []
     for entry in results:
         for prefix in ("ams", "as"):
             domain, selector = _text(entry.get(f"{prefix}-domain")), _text(entry.get(f"{prefix}-selector"))
-            if domain and selector:
-                names.append(f"{selector}._domainkey.{domain}".lower())
+            name = f"{selector}._domainkey.{domain}".lower() if domain and selector else None
+            # A hop usually seals and signs with the same key, so the AMS and AS share a name.
+            if name and name not in names:
+                names.append(name)
     return names

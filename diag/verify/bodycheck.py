@@ -86,12 +86,32 @@ def _decoded_single_part(message: bytes) -> tuple[str, bytes] | None:
     return encoding, decoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+def _is_7bit(data: bytes) -> bool:
+    """Tell whether `data` is 7bit data as RFC 2045 section 2.7 defines it: ASCII without NUL, lines of at most 998 octets."""
+    return all(byte < 128 and byte != 0 for byte in data) and all(len(line) <= 998 for line in data.split(b"\r\n"))
+
+
+def transfer_encoding(message: bytes) -> str:
+    """Return the top-level Content-Transfer-Encoding in lower case; `7bit` when absent (RFC 2045 section 6.1)."""
+    parsed = email.message_from_bytes(message, policy=email.policy.compat32)
+    return (parsed.get("Content-Transfer-Encoding") or "7bit").strip().lower()
+
+
 def diagnose_body(message: bytes, body: bytes, tags: dict) -> dict:
-    """Return {kind, detail, ...} for a body hash mismatch.
+    """Return {kind, detail, transfer_encoding, ...} for a body hash mismatch.
 
     kind is `appended` (the signed body is intact, text was added after it), `reencoded`
     (the decoded body matches: a hop changed the Content-Transfer-Encoding) or `changed`.
+    `transfer_encoding` is the top-level Content-Transfer-Encoding of this copy. For
+    `reencoded`, `signed_7bit` tells whether the signed body was already 7bit data, in which
+    case signing 7-bit content would not have prevented the conversion.
     """
+    change = _diagnose(message, body, tags)
+    change["transfer_encoding"] = transfer_encoding(message)
+    return change
+
+
+def _diagnose(message: bytes, body: bytes, tags: dict) -> dict:
     import base64
 
     algorithm = tags["a"].encode("ascii")
@@ -122,6 +142,7 @@ def diagnose_body(message: bytes, body: bytes, tags: dict) -> dict:
             return {
                 "kind": "reencoded",
                 "encoding": encoding,
+                "signed_7bit": _is_7bit(text),
                 "detail": f"the decoded body matches the signature: a hop re-encoded the body to {encoding} after signing",
             }
 

@@ -15,6 +15,7 @@ the address must come from the receiver's first hop, not from an earlier relay. 
 import ipaddress
 import re
 
+from diag.facts.ip import normal_ip
 from diag.facts.orgdomain import org_domain
 
 _SENDER_IP = re.compile(r"sender\s+ip\s+is\s+([0-9A-Fa-f:.]+)", re.IGNORECASE)
@@ -24,10 +25,7 @@ _INTERNAL = tuple(ipaddress.ip_network(network) for network in ("10.0.0.0/8", "1
 def _address(text: str | None) -> str | None:
     if not text:
         return None
-    try:
-        return str(ipaddress.ip_address(text.strip().strip("[]").rstrip(".")))
-    except ValueError:
-        return None
+    return normal_ip(text.strip().strip("[]").rstrip("."))
 
 
 def _is_outside(ip: str) -> bool:

@@ -46,9 +46,9 @@ def _mbox_stripped(message: bytes) -> bytes:
     return message
 
 
-def _receiver_dkim(facts: dict) -> dict[int, str]:
-    """Return {signature index: receiver's dkim result} from verdicts.dkim."""
-    return {entry["signature"]: entry.get("result") for entry in facts.get("verdicts", {}).get("dkim", []) if entry.get("signature") is not None}
+def _receiver_dkim(facts: dict) -> dict[int, dict]:
+    """Return {signature index: the receiver's dkim clause} from verdicts.dkim."""
+    return {entry["signature"]: entry for entry in facts.get("verdicts", {}).get("dkim", []) if entry.get("signature") is not None}
 
 
 def _dkim(message: bytes, facts: dict, session: VerifySession, client: dict | None) -> list[dict]:
@@ -69,7 +69,10 @@ def _dkim(message: bytes, facts: dict, session: VerifySession, client: dict | No
             position = header_signatures[entry["index"]].get("position", 0)
             entry["after_signing_hops"] = [hop.get("by") or hop.get("raw", "")[:80] for hop in hops if boundary < hop.get("position", 0) < position]
         if entry["index"] in receiver:
-            entry["receiver_result"] = receiver[entry["index"]]
+            clause = receiver[entry["index"]]
+            entry["receiver_result"] = clause.get("result")
+            if clause.get("comment") or clause.get("reason"):
+                entry["receiver_comment"] = clause.get("comment") or clause.get("reason")
         if entry.get("receiver_result") == "pass" and entry["result"] != "pass":
             entry["since_receipt"] = _since_receipt(entry, received_at)
     return signatures
@@ -83,8 +86,16 @@ def _since_receipt(entry: dict, received_at: float | None) -> str:
         return f"the key {entry.get('key_name')} was removed or revoked after {when}{signed}: the signer rotated its selector"
     if entry["reason"] == "expired":
         return "the signature's x= date has passed since the receiver checked it"
-    if entry["reason"] in ("body-hash-mismatch", "header-signature-mismatch"):
-        return "this copy differs from the one the receiver checked: it was changed after delivery (a forward, an archive, or a client that re-saved it)"
+    change = entry.get("body_change") or {}
+    if change.get("kind") == "appended":
+        return (
+            f"{change.get('appended_bytes')} bytes were appended to the body after the receiver checked it: a step after delivery"
+            " (a mailbox rule, an archiving or journaling system, or the export that wrote this file) added them"
+        )
+    if change:
+        return "the body changed after the receiver checked it: a step after delivery (a mailbox rule, an archive, a client that re-saved it, or the export that wrote this file) changed it"
+    if entry["reason"] == "header-signature-mismatch":
+        return "a signed header field changed after the receiver checked it: a step after delivery (a mailbox rule, an archive, a client that re-saved it, or the export that wrote this file) changed it"
     return f"the result changed since {when}: {entry['detail']}"
 
 
@@ -148,4 +159,22 @@ def collect(message: bytes, facts: dict, session: VerifySession) -> dict:
         if facts.get("verdicts", {}).get("dmarc"):
             dmarc["receiver_result"] = facts["verdicts"]["dmarc"]
         result["dmarc"] = dmarc
+    result["dkim"] = _aligned_first(result["dkim"], from_domain, strict=(dmarc or {}).get("adkim") == "s")
     return result
+
+
+def _aligned_first(signatures: list[dict], from_domain: str | None, *, strict: bool) -> list[dict]:
+    """Mark each signature `aligned` (RFC 7489 section 3.1.1) and its sending service, and put aligned ones first.
+
+    Rules bind `item` to the first signature a `some` condition matches, and the signature
+    DMARC needs is the aligned one, so it must come before a provider's own signature.
+    """
+    from diag.facts.esp import provider_of
+    from diag.facts.orgdomain import aligned
+
+    for entry in signatures:
+        entry["aligned"] = bool(from_domain and entry.get("d") and aligned(entry["d"], from_domain, strict=strict))
+        provider = provider_of(entry.get("d"))
+        if provider and not entry["aligned"]:
+            entry["esp"] = provider
+    return sorted(signatures, key=lambda entry: (not entry["aligned"], entry["index"]))

@@ -10,6 +10,7 @@ mismatch" tells the body apart from the header signature.
 Results use RFC 8601 words. `reason` is one of the codes in REASONS.
 """
 
+import email.utils
 import logging
 import re
 import time
@@ -103,9 +104,14 @@ class SignatureVerifier:
 
         key_name = f"{tags['s']}._domainkey.{tags['d']}".lower()
         entry["key_name"] = key_name
+        self._add_length_facts(entry, tags)
         failure = self._key_problem(entry, key_name, tags)
         if failure is not None:
+            # The body hash (bh=) needs no key, so a body change is still proven when the
+            # key is missing, revoked or its lookup timed out.
             entry["body_intact"] = bodycheck.body_intact(self.verifier.body, tags)
+            if entry["body_intact"] is False:
+                entry["body_change"] = bodycheck.diagnose_body(self.message, self.verifier.body, tags)
             return self._finish(entry, *failure)
 
         return self._check_signature(entry, raw_tags, tags, header)
@@ -143,15 +149,33 @@ class SignatureVerifier:
             entry["length_limited"] = True
         expires = tags.get("x")
         if expires is not None:
+            entry["expires_at"] = _timestamp_text(expires)
             entry["expired"] = expires < self.now
             if self.received_at is not None:
                 entry["expired_at_receipt"] = expires < self.received_at
+            sent_at = self._date_field_time()
+            if sent_at is not None:
+                # x= before the Date field: the signature was dead before the message left.
+                entry["expired_before_date"] = expires < sent_at
+                entry["date_field_at"] = _timestamp_text(sent_at)
         signed = tags.get("t")
         if signed is not None:
             entry["signed_at"] = _timestamp_text(signed)
             entry["future"] = signed > self.now + CLOCK_SLOP_SECONDS
             if expires is not None and expires < signed:
                 entry["expired"] = True
+
+    def _date_field_time(self) -> float | None:
+        """Return the Date field (RFC 5322 section 3.6.1) as a POSIX time, or None when absent or invalid."""
+        for name, value in self.verifier.headers:
+            if name.lower() != b"date":
+                continue
+            try:
+                return email.utils.parsedate_to_datetime(value.decode("ascii", "replace").strip()).timestamp()
+            except (TypeError, ValueError, IndexError):
+                log.debug("Date field %r does not parse", value[:80])
+                return None
+        return None
 
     def _key_problem(self, entry: dict, key_name: str, tags: dict) -> tuple[str, str, str] | None:
         """Fetch and judge the key record; return (result, reason, detail) when it is unusable."""
@@ -200,7 +224,6 @@ class SignatureVerifier:
             entry["header_change"] = diagnose_headers(self, raw_tags, header)
             return self._finish(entry, "fail", HEADER_SIGNATURE_MISMATCH, f"the body is intact but the signed header fields changed: {entry['header_change']['detail']}")
 
-        self._add_length_facts(entry, tags)
         return self._judge_valid(entry, tags)
 
     def verify_with_cached_key(self, verifier, key_name: str, raw_tags: dict, include_headers: list, header: tuple) -> bool:
@@ -219,8 +242,12 @@ class SignatureVerifier:
     def _judge_valid(self, entry: dict, tags: dict) -> dict:
         """Apply the time and algorithm rules to a cryptographically valid signature."""
         if entry.get("expired"):
-            when = "before" if entry.get("expired_at_receipt") is False else "after"
-            return self._finish(entry, "fail", EXPIRED, f"the signature is valid but expired on {_timestamp_text(tags['x'])}; the receiver checked it {when} that time" if self.received_at else f"the signature is valid but expired on {_timestamp_text(tags['x'])}")
+            expiry = f"x= ({_timestamp_text(tags['x'])}) has passed"
+            if entry.get("expired_before_date"):
+                expiry += ", and it was already past at the time in the Date field"
+            elif self.received_at:
+                expiry += f"; the receiver checked the message {'before' if entry.get('expired_at_receipt') is False else 'after'} that time"
+            return self._finish(entry, "fail", EXPIRED, f"the signature verifies, but {expiry}")
         if entry.get("future"):
             return self._finish(entry, "fail", FUTURE_TIMESTAMP, f"t= ({entry['signed_at']}) is in the future: the signer's clock is wrong")
         if tags["a"] == "rsa-sha1":

@@ -85,6 +85,9 @@ def evaluate(resolver: Resolver, from_domain: str | None, spf: dict | None, sign
     fact["dkim_aligned"] = bool(aligned_signatures)
     if aligned_signatures:
         fact["dkim_aligned_signatures"] = aligned_signatures
+    # Aligned signatures whatever their result: with none, the message carries no signature
+    # DMARC could use; with some and no pass, an aligned signature broke.
+    fact["dkim_aligned_present"] = any(aligned(entry.get("d"), from_domain, strict=strict_dkim) for entry in signatures)
 
     if found["status"] == "temperror":
         fact["result"] = "temperror"
@@ -98,5 +101,20 @@ def evaluate(resolver: Resolver, from_domain: str | None, spf: dict | None, sign
     if found["record_domain"] != from_domain and tags.get("sp"):
         policy = tags["sp"].lower()
     fact["policy"] = policy
-    fact["result"] = "pass" if fact["spf_aligned"] or fact["dkim_aligned"] else "fail"
+    if fact["spf_aligned"] or fact["dkim_aligned"]:
+        fact["result"] = "pass"
+    elif _aligned_temperror(from_domain, spf, signatures, strict_spf=strict_spf, strict_dkim=strict_dkim):
+        # An aligned identifier that could not be checked may have passed, so calling the
+        # result fail would blame the sender for a lookup that timed out.
+        fact["result"] = "temperror"
+        fact["detail"] = "an aligned SPF or DKIM check failed temporarily, so DMARC cannot be judged"
+    else:
+        fact["result"] = "fail"
     return fact
+
+
+def _aligned_temperror(from_domain: str, spf: dict | None, signatures: list[dict], *, strict_spf: bool, strict_dkim: bool) -> bool:
+    """Tell whether an aligned SPF or DKIM check ended in temperror."""
+    if spf and spf.get("mailfrom_result") == "temperror" and aligned(spf.get("mailfrom_domain"), from_domain, strict=strict_spf):
+        return True
+    return any(entry.get("result") == "temperror" and aligned(entry.get("d"), from_domain, strict=strict_dkim) for entry in signatures)
