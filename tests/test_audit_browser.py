@@ -108,3 +108,56 @@ def test_audit_filter_findings_only(chromium_page, tmp_path):
     visible = chromium_page.locator("tr.message-row:visible")
     assert visible.count() == 1
     assert "ses-m365-0042.eml" in visible.inner_text()
+
+
+def test_audit_page_uses_width(chromium_page, audit_html):
+    chromium_page.set_viewport_size({"width": 1400, "height": 1000})
+    open_watched(chromium_page, audit_html)
+
+    table = chromium_page.locator("table.messages").bounding_box()
+
+    assert table["width"] > 1200
+    assert chromium_page.evaluate("document.documentElement.scrollWidth") <= 1400
+
+
+def test_audit_status_cells_one_line(chromium_page, audit_html):
+    chromium_page.set_viewport_size({"width": 1400, "height": 1000})
+    open_watched(chromium_page, audit_html)
+
+    # One client rectangle per line box of the cell's text.
+    lines = chromium_page.locator("table.messages td.status, table.groups td.rate").evaluate_all(
+        "cells => cells.filter(cell => cell.textContent.trim()).map(cell => {"
+        " const range = document.createRange(); range.selectNodeContents(cell); return range.getClientRects().length; })")
+
+    assert lines
+    assert set(lines) == {1}
+
+
+def test_audit_errors_notice_on_top(chromium_page, audit_html):
+    open_watched(chromium_page, audit_html)
+
+    link = chromium_page.locator("#errors-notice a")
+
+    assert link.get_attribute("href") == "#input-errors"
+    assert link.inner_text() == "4 input errors"
+    assert link.bounding_box()["y"] < chromium_page.locator("#summary").bounding_box()["y"]
+
+
+def test_audit_error_names_path_once(chromium_page, audit_html):
+    open_watched(chromium_page, audit_html)
+
+    items = chromium_page.locator("#input-errors li").all_inner_texts()
+
+    assert items
+    for item in items:
+        path = item.split(":")[0].split(" #")[0]
+        assert item.count(path) == 1, item
+
+
+def test_audit_mbox_rows_show_index(chromium_page, audit_html):
+    open_watched(chromium_page, audit_html)
+
+    sources = chromium_page.locator("tr.message-row td.source code:not(.message-id)").all_inner_texts()
+
+    assert "samples/audit/invoices.mbox #0" in sources
+    assert "samples/audit/invoices.mbox #2" in sources

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from diag.audit.sources import (
-    BYTES, ERROR, FILE, MSG, Shard, count_tasks, iter_tasks, list_sources, load_bytes, read_path_list,
+    BYTES, ERROR, FILE, MSG, SKIPPED, Shard, count_tasks, iter_tasks, list_sources, load_bytes, read_path_list,
 )
 from diag.errors import InputError, UsageError
 
@@ -156,3 +156,132 @@ def test_count_matches_tasks_in_shard():
     sources = list_sources([str(SAMPLES)])
 
     assert count_tasks(sources, Shard(2, 3)) == len(list(iter_tasks(list_sources([str(SAMPLES)]), Shard(2, 3))))
+
+
+def _message_file(path):
+    path.write_bytes((SAMPLES / "eml" / "ses-gmail-0043.eml").read_bytes())
+    return path
+
+
+def _open_descriptors():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_link_loop_to_parent_skipped(tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    _message_file(inbox / "a.eml")
+    (inbox / "up").symlink_to("..")
+
+    tasks = _tasks(tmp_path)
+
+    assert [(Path(task.path).name, task.kind) for task in tasks] == [("a.eml", FILE), ("up", SKIPPED)]
+    assert "symbolic link to a folder" in tasks[1].reason
+
+
+def test_link_to_file_counted_once(tmp_path):
+    _message_file(tmp_path / "a.eml")
+    (tmp_path / "b.eml").symlink_to("a.eml")
+
+    tasks = _tasks(tmp_path)
+
+    assert [(Path(task.path).name, task.kind) for task in tasks] == [("a.eml", FILE), ("b.eml", SKIPPED)]
+    assert "same file as" in tasks[1].reason
+
+
+def test_hard_link_counted_once(tmp_path):
+    _message_file(tmp_path / "a.eml")
+    os.link(tmp_path / "a.eml", tmp_path / "c.eml")
+
+    kinds = [task.kind for task in _tasks(tmp_path)]
+
+    assert kinds == [FILE, SKIPPED]
+
+
+def test_link_to_outside_file_followed(tmp_path):
+    outside = _message_file(tmp_path / "outside.eml")
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "linked.eml").symlink_to(outside)
+
+    (task,) = _tasks(folder)
+
+    assert task.kind == FILE
+    assert task.path == str(folder / "linked.eml")
+
+
+def test_broken_link_is_error(tmp_path):
+    (tmp_path / "gone.eml").symlink_to(tmp_path / "missing.eml")
+
+    (task,) = _tasks(tmp_path)
+
+    assert task.kind == ERROR
+    assert "broken symbolic link" in task.reason
+
+
+def test_link_to_fifo_skipped(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "pipe.eml").symlink_to(tmp_path / "pipe")
+
+    (task,) = _tasks(tmp_path)
+
+    assert task.kind == SKIPPED
+    assert "a FIFO" in task.reason
+
+
+def test_named_link_to_folder_followed(tmp_path):
+    real = tmp_path / "2026-11"
+    real.mkdir()
+    _message_file(real / "a.eml")
+    (tmp_path / "current").symlink_to("2026-11")
+
+    (task,) = _tasks(tmp_path / "current")
+
+    assert task.kind == FILE
+    assert task.path == str(tmp_path / "current" / "a.eml")
+
+
+def test_folder_named_twice_listed_once(tmp_path):
+    _message_file(tmp_path / "a.eml")
+
+    tasks = _tasks(tmp_path, tmp_path)
+
+    assert [task.kind for task in tasks] == [FILE, SKIPPED]
+
+
+def test_mbox_closed_after_listing(tmp_path):
+    for number in range(40):
+        shutil.copy(SAMPLES / "invoices.mbox", tmp_path / f"{number:02}.mbox")
+    before = _open_descriptors()
+
+    sources = list_sources([str(tmp_path)])
+    after_listing = _open_descriptors()
+    first = next(iter_tasks(sources))
+
+    assert len(sources) == 40
+    assert after_listing == before
+    assert first.kind == BYTES
+
+
+def test_mbox_read_one_at_a_time(tmp_path):
+    for number in range(10):
+        shutil.copy(SAMPLES / "invoices.mbox", tmp_path / f"{number:02}.mbox")
+    sources = list_sources([str(tmp_path)])
+    before = _open_descriptors()
+
+    peak = max(_open_descriptors() for _ in iter_tasks(sources))
+
+    assert peak <= before + 1
+    assert _open_descriptors() == before
+
+
+def test_mbox_removed_after_listing(tmp_path):
+    mbox = tmp_path / "gone.mbox"
+    shutil.copy(SAMPLES / "invoices.mbox", mbox)
+    sources = list_sources([str(mbox)])
+    mbox.unlink()
+
+    tasks = list(iter_tasks(sources))
+
+    assert [task.kind for task in tasks] == [ERROR, ERROR, ERROR]
+    assert "cannot open the mbox" in tasks[0].reason

@@ -1,15 +1,18 @@
 """Audit summary: pass rates, receivers, percentiles, grouping and the exit code."""
 
 from diag import exitcodes
-from diag.audit.summary import NO_RECEIVER, SummaryBuilder, dkim_word, percentile, receiver_label
+from diag.audit.headerfields import SUBJECT_MAX, header_fields
+from diag.audit.outcomes import not_applicable_reason
+from diag.audit.summary import NO_RECEIVER, SummaryBuilder, dkim_word, percentile, receiver_label, spf_aligned_word
 
 
 def _record(**fields):
     record = {
         "path": "a.eml", "index": 0, "from_address": "a@example.com", "from_display_name": None,
         "from_domain": "example.com", "org_domain": "example.com", "receiver": "Microsoft 365",
-        "spf": "pass", "dkim": "pass", "dmarc": "pass", "compauth": "pass", "reason": "100",
+        "spf": "pass", "spf_aligned": "pass", "dkim": "pass", "dmarc": "pass", "compauth": "pass", "reason": "100",
         "scl": 1, "bcl": 0, "cat": "NONE", "findings": [], "temperror": False, "delays": [],
+        "date": None,
     }
     record.update(fields)
     return record
@@ -146,3 +149,119 @@ def test_exit_fail_on_warning():
     builder.add(_record(findings=[["spf-fail", "warning"]]))
 
     assert builder.exit_code() == exitcodes.FINDINGS
+
+
+def test_spf_aligned_word_pass():
+    assert spf_aligned_word({"spf": "pass", "spf_aligned": True}) == "pass"
+
+
+def test_spf_aligned_word_esp_domain():
+    assert spf_aligned_word({"spf": "pass", "spf_aligned": False}) == "not-aligned"
+
+
+def test_spf_aligned_word_fail():
+    assert spf_aligned_word({"spf": "softfail", "spf_aligned": True}) == "softfail"
+
+
+def test_spf_aligned_word_unknown():
+    assert spf_aligned_word({"spf": "pass"}) is None
+
+
+def test_domain_counts_spf_raw_and_aligned():
+    builder = SummaryBuilder()
+    builder.add(_record(spf="pass", spf_aligned="not-aligned", dkim="not-aligned"))
+    builder.add(_record(spf="pass", spf_aligned="pass", dkim="pass"))
+
+    (domain,) = builder.summary()["sender_domains"]
+
+    assert domain["checks"]["spf"]["rate"] == 1.0
+    assert domain["checks"]["spf_aligned"]["rate"] == 0.5
+    assert domain["checks"]["dkim"]["rate"] == 0.5
+
+
+def test_period_compares_instants():
+    builder = SummaryBuilder()
+    builder.add(_record(date="2026-11-03T09:30:00+00:00"))
+    builder.add(_record(date="2026-11-03T10:00:00+02:00"))
+    builder.add(_record(date=None))
+
+    period = builder.summary()["period"]
+
+    assert period["first"] == "2026-11-03T10:00:00+02:00"
+    assert period["last"] == "2026-11-03T09:30:00+00:00"
+    assert period["dated"] == 2
+    assert period["undated"] == 1
+
+
+def test_period_without_dates():
+    builder = SummaryBuilder()
+    builder.add(_record())
+
+    assert builder.summary()["period"] == {"dated": 0, "undated": 1}
+
+
+def test_skipped_not_input_error():
+    builder = SummaryBuilder()
+    builder.add(_record())
+    builder.add_skipped()
+
+    assert builder.summary()["skipped"] == 1
+    assert builder.exit_code() == exitcodes.OK
+
+
+def test_header_fields_decoded_subject():
+    fields = header_fields(b"Subject: =?utf-8?q?Rechnung_f=C3=BCr?=\r\n =?utf-8?q?_November?=\r\n\r\nbody")
+
+    assert fields["subject"] == "Rechnung für November"
+
+
+def test_header_fields_long_subject_cut():
+    subject = " ".join(["invoice"] * 100)
+
+    fields = header_fields(f"Subject: {subject}\n\n".encode())
+
+    assert len(fields["subject"]) <= SUBJECT_MAX
+    assert fields["subject"].endswith("invoice…")
+
+
+def test_header_fields_subject_control_characters():
+    fields = header_fields(b"Subject: =?utf-8?q?a=1Bb?=\n\n")
+
+    assert fields["subject"] == "a\\x1bb"
+
+
+def test_header_fields_date_without_zone():
+    fields = header_fields(b"Date: Tue, 3 Nov 2026 10:00:00 -0000\n\n")
+
+    assert fields["date"] == "2026-11-03T10:00:00+00:00"
+
+
+def test_header_fields_invalid_date_kept():
+    fields = header_fields(b"Date: last Tuesday\n\n")
+
+    assert "date" not in fields
+    assert fields["date_raw"] == "last Tuesday"
+
+
+def test_header_fields_message_id_unfolded():
+    fields = header_fields(b"Message-ID:\r\n <1@example.com>\r\n\r\nMessage-ID: <in-body@example.com>\r\n")
+
+    assert fields["message_id"] == "<1@example.com>"
+
+
+def test_header_fields_unknown_charset():
+    fields = header_fields(b"Subject: =?x-unknown?q?abc?=\n\n")
+
+    assert fields["subject"] == "=?x-unknown?q?abc?="
+
+
+def test_reason_needs_sources():
+    assert not_applicable_reason("needs dns, ses facts, which this input does not provide") == "needs dns, ses"
+
+
+def test_reason_facts_absent():
+    assert not_applicable_reason("the facts this rule judges are absent: microsoft.scl is present does not hold") == "facts absent"
+
+
+def test_reason_other():
+    assert not_applicable_reason("something else") == "other"

@@ -155,3 +155,50 @@ def test_authoritative_with_zone_exit_2():
 
     assert done.returncode == 2
     assert "--authoritative" in done.stderr
+
+
+SECOND_SPF = ("example.com.", 300, "TXT", '"v=spf1 ip4:192.0.2.0/24 -all"')
+
+
+def test_authoritative_rules_per_server(knot_pair):
+    ns1, ns2 = knot_pair
+    ns2.update("example.com", add=[SECOND_SPF])
+
+    done = check(ns1)
+
+    assert done.returncode == 1, done.stderr
+    message = finding(done, "spf-record-multiple")["message"]
+    assert "Found in the answers of ns2.example.com (127.0.0.3)" in message
+    assert "the answers of ns1.example.com (127.0.0.2) pass this check" in message
+
+
+def test_authoritative_disagree_names_rule(knot_pair):
+    ns1, ns2 = knot_pair
+    ns2.update("example.com", add=[SECOND_SPF])
+
+    done = check(ns1)
+
+    assert "spf-record-multiple fails on the answers of ns2.example.com (127.0.0.3) and passes on those of ns1.example.com (127.0.0.2)" in finding(done)["message"]
+    differences = json.loads(done.stdout)["messages"][0]["dns"]["authoritative"]["rule_differences"]
+    assert [item["rule"] for item in differences] == ["spf-record-multiple"]
+
+
+def test_authoritative_fix_dig_server(knot_pair):
+    ns1, ns2 = knot_pair
+    ns2.update("example.com", add=[SECOND_SPF])
+
+    fix = finding(check(ns1))["fix"][0]
+
+    assert f"Check with: dig @127.0.0.2 -p {ns1.port} example.com SOA +norecurse" in fix
+    assert "NAMESERVER" not in fix
+
+
+def test_authoritative_down_no_answer(knot_pair):
+    ns1, ns2 = knot_pair
+    ns2.stop()
+
+    done = maildiag("example.com", "--authoritative", "--nameserver", ns1.address, "--timeout", "0.3")
+
+    text = " ".join(done.stdout.split())
+    assert f"no answer from ns2.example.com (127.0.0.3:{ns2.port}) (timeout)" in text
+    assert "serial None" not in text

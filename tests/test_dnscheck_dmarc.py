@@ -214,3 +214,13 @@ def test_suggest_corrected_keeps_valid_uris():
     fact = suggested("v=DMARC1; p=quarantine; rua=mailto:agg@example.com,reports; fo=1")
     assert fact["status"] == "permerror"
     assert fact["suggested_record"] == '_dmarc.example.com. TXT "v=DMARC1; p=quarantine; rua=mailto:agg@example.com; fo=1"'
+
+
+def test_dmarc_missing_meets_min_policy():
+    fact = check_dmarc(MemoryResolver().add("example.com", "A", "192.0.2.1"), "example.com", "quarantine")
+    assert fact["suggested_record"] == '_dmarc.example.com. TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com"'
+
+
+def test_dmarc_missing_min_reject():
+    fact = check_dmarc(MemoryResolver().add("example.com", "A", "192.0.2.1"), "example.com", "reject")
+    assert "p=reject;" in fact["suggested_record"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diag.engine.evaluate import evaluate, evaluate_rule
+from diag.engine.evaluate import evaluate, evaluate_for_report, evaluate_rule, outcome_summary
 from diag.engine.loader import load_rule_file
 from diag.engine.templates import render
 from diag.errors import RuleFileError
@@ -187,6 +187,14 @@ def test_template_syntax_error_names_field(tmp_path):
     assert str(raised.value).startswith(f"{rule.path}: field 'fix[1]': expected a valid Jinja2 template, found a syntax error on line 1")
 
 
+def test_plain_text_template_collapsed():
+    assert render("Publish  the\n record.\n", {}, None, "t") == "Publish the record."
+
+
+def test_single_brace_text_rendered():
+    assert render("Use {x} and {{ f.a }}", {"a": 1}, None, "t") == "Use {x} and 1"
+
+
 def test_esp_name_filter():
     assert render("{{ 'amazonses' | esp_name }}", {}, None, "t") == "Amazon SES"
     assert render("{{ 'unknownesp' | esp_name }}", {}, None, "t") == "unknownesp"
@@ -262,3 +270,67 @@ def test_template_cache_corrupt_entry_recompiled(tmp_path, monkeypatch):
     templates._compile.cache_clear()
     assert render("corrupt {{ f.x }}", {"x": 3}, None, "t") == "corrupt 3"
     templates._compile.cache_clear()
+
+
+# evaluate_for_report: the findings and report summaries of the analyze pipeline.
+
+
+def folder(tmp_path: Path, name: str) -> Path:
+    """Return a new folder for one more rule file, because make_rule names files by rule name only."""
+    path = tmp_path / name
+    path.mkdir()
+    return path
+
+
+def summaries_of(outcomes):
+    return [outcome_summary(outcome) for outcome in outcomes]
+
+
+def test_report_summaries_match_evaluate(tmp_path):
+    rules = [
+        make_rule(folder(tmp_path, "fail"), name="test-fail", code="XT960"),
+        make_rule(folder(tmp_path, "pass"), name="test-pass", code="XT961", when={"exists": "received.absent"}),
+        make_rule(folder(tmp_path, "dns"), name="test-dns", code="XT962", needs=["dns"]),
+        make_rule(folder(tmp_path, "applies"), name="test-applies", code="XT963", applies={"exists": "received.absent"}),
+        make_rule(folder(tmp_path, "error"), name="test-error", code="XT964", error_when={"exists": "received.hops"}),
+    ]
+    document = facts()
+    findings, summaries = evaluate_for_report(rules, document)
+    outcomes = evaluate(rules, document)
+    assert [outcome["outcome"] for outcome in outcomes] == ["fail", "pass", "not_applicable", "not_applicable", "error"]
+    assert summaries == summaries_of(outcomes)
+    assert findings == [outcome for outcome in outcomes if outcome["outcome"] == "fail"]
+
+
+def test_report_summaries_outcome_words(tmp_path):
+    rules = [make_rule(tmp_path), make_rule(folder(tmp_path, "dns"), name="test-dns", code="XT962", needs=["dns"])]
+    _, summaries = evaluate_for_report(rules, facts())
+    assert [summary["outcome"] for summary in summaries] == ["fail", "not_applicable"]
+
+
+def test_report_summaries_follow_sources(tmp_path):
+    rules = [make_rule(tmp_path, needs=["dns"])]
+    _, without_dns = evaluate_for_report(rules, facts())
+    _, with_dns = evaluate_for_report(rules, {**facts(), "dns": {}})
+    assert without_dns[0]["outcome"] == "not_applicable"
+    assert with_dns[0]["outcome"] == "fail"
+
+
+def test_report_summaries_follow_list_changes(tmp_path):
+    rules = [make_rule(tmp_path)]
+    evaluate_for_report(rules, facts())
+    other = tmp_path / "other"
+    other.mkdir()
+    rules.append(make_rule(other, name="test-other", code="XT951"))
+    _, summaries = evaluate_for_report(rules, facts())
+    assert [summary["code"] for summary in summaries] == ["XT950", "XT951"]
+
+
+def test_report_summaries_are_copies(tmp_path):
+    rules = [make_rule(tmp_path, needs=["dns"]), make_rule(folder(tmp_path, "pass"), name="test-pass", code="XT961", when={"exists": "received.absent"})]
+    _, first = evaluate_for_report(rules, facts())
+    first[0]["outcome"] = "changed"
+    first[1]["outcome"] = "changed"
+    _, second = evaluate_for_report(rules, facts())
+    assert second[0]["outcome"] == "not_applicable"
+    assert second[1]["outcome"] == "pass"

@@ -204,3 +204,85 @@ def test_shipped_rules_cite_sources():
 def test_tables_folder_not_loaded_as_rules():
     assert (data_path("rules") / "tables").is_dir()
     assert all(rule.path.parent == data_path("rules") for rule in load_rules([]))
+
+
+# The cache of parsed rule files (diag.engine.cache, folder "rules").
+
+
+def cached_rules(tmp_path: Path, monkeypatch) -> Path:
+    """Point the cache at a new folder and return a rules folder with one rule in it."""
+    from diag.engine import cache
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    write_rule(folder, valid_rule())
+    return folder
+
+
+def extra_rule(rules):
+    return next(rule for rule in rules if rule.name == "test-spf-softfail")
+
+
+def test_rule_cache_reused(tmp_path, monkeypatch):
+    from diag.engine import loader
+
+    folder = cached_rules(tmp_path, monkeypatch)
+    load_rules([folder])
+    assert len(list((tmp_path / "cache" / "rules").iterdir())) == 1
+
+    monkeypatch.setattr(loader, "_read_document", lambda path: pytest.fail(f"parsed {path} again"))
+    assert extra_rule(load_rules([folder])).title == "SPF soft-failed"
+
+
+def test_rule_cache_sees_edit(tmp_path, monkeypatch):
+    folder = cached_rules(tmp_path, monkeypatch)
+    load_rules([folder])
+    write_rule(folder, valid_rule(title="SPF soft-failed again"))
+    assert extra_rule(load_rules([folder])).title == "SPF soft-failed again"
+
+
+def test_rule_cache_one_entry_per_folder_list(tmp_path, monkeypatch):
+    folder = cached_rules(tmp_path, monkeypatch)
+    load_rules([folder])
+    write_rule(folder, valid_rule(title="SPF soft-failed again"))
+    load_rules([folder])
+    assert len(list((tmp_path / "cache" / "rules").iterdir())) == 1
+
+
+def test_rule_cache_ignores_shared_folder(tmp_path, monkeypatch):
+    folder = cached_rules(tmp_path, monkeypatch)
+    shared = tmp_path / "cache" / "rules"
+    shared.mkdir(parents=True)
+    shared.chmod(0o777)
+    assert extra_rule(load_rules([folder])).title == "SPF soft-failed"
+    assert list(shared.iterdir()) == []
+
+
+def test_rule_cache_corrupt_entry_parsed_again(tmp_path, monkeypatch):
+    folder = cached_rules(tmp_path, monkeypatch)
+    load_rules([folder])
+    entry = next((tmp_path / "cache" / "rules").iterdir())
+    entry.write_bytes(b"\x00not marshal data")
+    assert extra_rule(load_rules([folder])).title == "SPF soft-failed"
+
+
+def test_rule_cache_unusable_folder(tmp_path, monkeypatch):
+    from diag.engine import cache
+
+    folder = cached_rules(tmp_path, monkeypatch)
+    # A file where the cache folder should be fails for root too, as a read-only home
+    # fails for other users.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv(cache.CACHE_ENV, str(blocker / "cache"))
+    assert extra_rule(load_rules([folder])).title == "SPF soft-failed"
+    assert blocker.is_file()
+
+
+def test_rule_cache_invalid_file_still_rejected(tmp_path, monkeypatch):
+    folder = cached_rules(tmp_path, monkeypatch)
+    load_rules([folder])
+    (folder / "test-spf-softfail.yaml").write_text("name: [unclosed\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match="invalid YAML"):
+        load_rules([folder])

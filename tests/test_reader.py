@@ -113,6 +113,19 @@ def test_email_matches_stdlib(name):
     assert parsed.email.as_bytes() == expected.as_bytes()
 
 
+# Single-part bodies skip the stdlib parser's line-by-line pass; the payload must be the same.
+@pytest.mark.parametrize(
+    "name", ["content-html-only-latin1.eml", "content-plain-no-content-type.eml", "utf8-headers.eml", "empty-body.eml"]
+)
+def test_single_part_payload_matches_stdlib(name):
+    data = (SAMPLES / "eml" / name).read_bytes()
+    expected = email.message_from_bytes(data, policy=email.policy.compat32)
+    parsed = read_message(data, source=name)
+    assert parsed.email.get_payload() == expected.get_payload()
+    assert parsed.email.get_payload(decode=True) == expected.get_payload(decode=True)
+    assert parsed.email.is_multipart() is False
+
+
 def test_email_mime_parts():
     parsed = read_eml("clean-multipart-crlf.eml")
     types = [part.get_content_type() for part in parsed.email.walk()]

@@ -137,11 +137,102 @@ def test_check_reputation_unknown(moto_url, stub_calls):
     assert report["messages"][0]["ses"]["reputation"]["status"] == "unknown"
 
 
+def outcomes(report):
+    return {outcome["name"]: outcome for outcome in report["messages"][0]["outcomes"]}
+
+
 def test_check_moto_get_account_404(moto_url):
     # Without a stub, moto's 404 for GetAccount is recorded and the rest still runs.
     result, report = check_json(moto_url)
     assert report["messages"][0]["ses"]["lookups"]["get_account"] == "error"
-    assert result.exit_code == 0
+    assert result.exit_code == 3
+
+
+def test_check_sandbox_error_without_account(moto_url):
+    # GetAccount failed, so the sandbox state is unknown: error, not not_applicable.
+    _, report = check_json(moto_url)
+    sandbox = outcomes(report)["ses-sandbox"]
+    assert sandbox["outcome"] == "error"
+    assert "ses.lookups.get_account" in sandbox["detail"]
+
+
+def test_check_raw_403_denied(moto_url, moto_iam_user):
+    # A user with no policy: moto returns an XML 403 to the JSON API, which botocore cannot read.
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    moto_iam_user()
+    result, report = check_json(moto_url)
+    lookups = report["messages"][0]["ses"]["lookups"]
+    assert lookups["list_email_identities"] == "denied"
+    assert lookups["list_configuration_sets"] == "denied"
+    assert lookups["cloudwatch_reputation"] == "denied"
+    assert result.exit_code == 3
+
+
+def test_check_denied_rules_error(moto_url, moto_iam_user):
+    moto_iam_user()
+    _, report = check_json(moto_url)
+    found = outcomes(report)
+    for name in ("ses-sandbox", "ses-identity-unverified", "ses-identity-dkim-not-verified", "ses-feedback-not-automated"):
+        assert found[name]["outcome"] == "error", name
+
+
+def test_check_denied_lists_actions(moto_url, moto_iam_user):
+    moto_iam_user()
+    _, report = check_json(moto_url)
+    fix = " ".join(findings(report)["ses-lookups-failed"]["fix"])
+    assert "ses:ListEmailIdentities" in fix
+    assert "cloudwatch:GetMetricData" in fix
+
+
+def test_check_denied_terminal_report(moto_url, moto_iam_user):
+    moto_iam_user()
+    result = run("ses", "check", "--region", REGION, "--endpoint-url", moto_url)
+    assert "No findings" not in result.stdout
+    assert "Could not check, an AWS call was denied or failed" in result.stdout
+    assert "ListEmailIdentities denied" in result.stdout
+
+
+def test_check_terminal_no_message_wording(moto_url, stub_calls):
+    stub_calls("sesv2", "GetAccount", HEALTHY_ACCOUNT)
+    result = run("ses", "check", "--region", REGION, "--endpoint-url", moto_url)
+    assert "in 1 SES region" in result.stdout
+    assert "message" not in result.stdout.splitlines()[0]
+    assert "Authentication-Results" not in result.stdout
+
+
+def test_check_event_destinations_failed(moto_url, stub_calls):
+    # moto returns 404 for GetConfigurationSetEventDestinations, so bounce handling is unknown.
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    moto_client(moto_url, "sesv2").create_configuration_set(ConfigurationSetName="app")
+    stub_calls("sesv2", "GetAccount", HEALTHY_ACCOUNT)
+    _, report = check_json(moto_url)
+    assert outcomes(report)["ses-feedback-not-automated"]["outcome"] == "error"
+    assert "ses-feedback-not-automated" not in findings(report)
+
+
+def test_check_dkim_not_started_fix(moto_url, stub_calls):
+    # moto creates domain identities with DKIM NOT_STARTED and no tokens.
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    stub_calls("sesv2", "GetAccount", HEALTHY_ACCOUNT)
+    _, report = check_json(moto_url)
+    fix = " ".join(findings(report)["ses-identity-dkim-not-verified"]["fix"])
+    assert "put-email-identity-dkim-signing-attributes --email-identity example.com --signing-attributes-origin AWS_SES" in fix
+    assert "--signing-enabled --region" not in fix
+
+
+def test_check_no_identities(moto_url, stub_calls):
+    stub_calls("sesv2", "GetAccount", HEALTHY_ACCOUNT)
+    _, report = check_json(moto_url)
+    finding = findings(report)["ses-no-identities"]
+    assert finding["severity"] == "info"
+    assert "no identities in us-east-1" in finding["message"]
+
+
+def test_check_endpoint_not_url(aws_env):
+    result = run("ses", "check", "--region", REGION, "--endpoint-url", "not a url")
+    assert result.exit_code == 2
+    assert "--endpoint-url 'not a url'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_check_get_account_denied(moto_url, stub_calls):
@@ -178,7 +269,9 @@ def test_check_unknown_region(aws_env):
     result = run("ses", "check", "--region", "eu-west-9")
     assert result.exit_code == 2
     assert "eu-west-9" in result.stderr
-    assert "us-east-1" in result.stderr
+    assert "did you mean eu-west-3 or eu-west-2 or eu-west-1?" in result.stderr
+    assert "get-parameters-by-path" in result.stderr
+    assert "af-south-1" not in result.stderr
 
 
 def test_check_no_region(aws_env):
@@ -217,3 +310,15 @@ def test_check_unreachable_endpoint(aws_env):
     assert result.exit_code == 3
     assert "cannot reach the endpoint" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_recorder_unreachable_recorded(aws_env):
+    # Port 9 on loopback refuses connections: recorded as temperror instead of ending the run.
+    from diag.ses import aws
+    from diag.ses.lookup import Recorder
+
+    recorder = Recorder(aws.open_context(REGION, endpoint_url="http://127.0.0.1:9"))
+    assert recorder.call("iam", "ListUsers") is None
+    assert recorder.outcomes["list_users"] == "temperror"
+    assert recorder.call("iam", "GetUser") is None
+    assert recorder.failures[-1]["message"] == "endpoint not reachable earlier in this run"

@@ -31,6 +31,14 @@ def run_config(*args):
     return result, report
 
 
+def finding_names(report):
+    return {finding["name"] for finding in report["messages"][0]["findings"]}
+
+
+def outcome_of(report, name):
+    return next(outcome for outcome in report["messages"][0]["outcomes"] if outcome["name"] == name)
+
+
 def problems(report):
     return {problem["field"]: problem["problem"] for problem in report["messages"][0]["ses"]["config"]["problems"]}
 
@@ -66,9 +74,16 @@ def test_invalid_toml_error(tmp_path, aws_env):
 def test_offline_problems_name_fields(aws_env):
     result, report = run_config(str(ROOT / "samples/ses/app-incomplete.json"), "--offline")
     found = problems(report)
-    assert set(found) == {"FromAddress", "Region", "SecretAccessKey", "ConfigurationSet"}
+    assert set(found) == {"FromAddress", "Region", "SecretAccessKey"}
     assert "eu-west-9" in found["Region"]
     assert result.exit_code == 1
+
+
+def test_offline_region_close_matches(aws_env):
+    _, report = run_config(str(ROOT / "samples/ses/app-incomplete.json"), "--offline")
+    fix = {problem["field"]: problem["fix"] for problem in report["messages"][0]["ses"]["config"]["problems"]}["Region"]
+    assert "did you mean eu-west-3 or eu-west-2 or eu-west-1?" in fix
+    assert "af-south-1" not in fix
 
 
 def test_from_address_display_name():
@@ -94,7 +109,8 @@ def test_env_mode(aws_env, monkeypatch):
     monkeypatch.setenv("SES_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", GOOD_SECRET)
     result, report = run_config("--env", "--offline")
-    assert problems(report) == {"ConfigurationSet": "missing or empty"}
+    assert problems(report) == {}
+    assert "ses-config-no-configuration-set" in finding_names(report)
     assert report["messages"][0]["source"]["path"] == "ses-config:environment"
 
 
@@ -170,3 +186,111 @@ def test_region_mismatch_with_message(tmp_path, moto_url, stub_calls):
     ses = report["messages"][0]["ses"]
     assert ses["region_check"] == {"configured": "eu-west-1", "message": "us-east-1", "matches": False}
     assert "ses-region-mismatch" in {finding["name"] for finding in report["messages"][0]["findings"]}
+
+
+def test_online_simulate_html_500(tmp_path, moto_url):
+    # moto returns an HTML 500 page for iam:SimulatePrincipalPolicy, which botocore cannot parse.
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    moto_client(moto_url, "sesv2").create_configuration_set(ConfigurationSetName="app")
+    result, report = run_config(write_settings(tmp_path), "--endpoint-url", moto_url)
+    facts = report["messages"][0]["ses"]["config"]
+    assert facts["permissions"]["status"] == "unknown"
+    assert facts["permissions"]["lookup"] == "temperror"
+    assert facts["identity"]["verified"] is True
+    assert outcome_of(report, "ses-key-too-broad")["outcome"] == "error"
+    assert result.exit_code == 3
+
+
+def test_endpoint_not_url(tmp_path, aws_env):
+    result, _ = run_config(write_settings(tmp_path), "--endpoint-url", "not a url")
+    assert result.exit_code == 2
+    assert "--endpoint-url 'not a url'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_online_subdomain_sender(tmp_path, moto_url, stub_calls):
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    moto_client(moto_url, "sesv2").create_configuration_set(ConfigurationSetName="app")
+    stub_calls("iam", "SimulatePrincipalPolicy", error="AccessDenied", http_status=403)
+    result, report = run_config(write_settings(tmp_path, from_address="invoices@billing.example.com"), "--endpoint-url", moto_url)
+    identity = report["messages"][0]["ses"]["config"]["identity"]
+    assert identity["verified"] is True
+    assert identity["name"] == "example.com"
+    assert "ses-identity-unverified" not in finding_names(report)
+    assert result.exit_code == 0
+
+
+def test_identity_candidates_stop_at_org_domain():
+    from diag.ses.identities import identity_candidates
+
+    assert identity_candidates("a@x.billing.example.co.uk") == [
+        "a@x.billing.example.co.uk", "x.billing.example.co.uk", "billing.example.co.uk", "example.co.uk",
+    ]
+
+
+def test_missing_set_still_checks_identity(tmp_path, moto_url, stub_calls):
+    # No identity in moto: the unverified From must be found although ConfigurationSet is empty.
+    stub_calls("iam", "SimulatePrincipalPolicy", error="AccessDenied", http_status=403)
+    result, report = run_config(write_settings(tmp_path, configuration_set=""), "--endpoint-url", moto_url)
+    names = finding_names(report)
+    assert "ses-identity-unverified" in names
+    assert "ses-config-incomplete" not in names
+    assert result.exit_code == 1
+
+
+def test_missing_set_warning(tmp_path, moto_url, stub_calls):
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    stub_calls("iam", "SimulatePrincipalPolicy", error="AccessDenied", http_status=403)
+    result, report = run_config(write_settings(tmp_path, configuration_set=""), "--endpoint-url", moto_url)
+    finding = next(finding for finding in report["messages"][0]["findings"] if finding["name"] == "ses-config-no-configuration-set")
+    assert finding["severity"] == "warning"
+    assert "no configuration set, so no event publishing (bounces/complaints/deliveries) for this application's mail" in finding["message"]
+    assert result.exit_code == 0
+
+
+def test_unknown_set_is_error(tmp_path, moto_url, stub_calls):
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    stub_calls("iam", "SimulatePrincipalPolicy", error="AccessDenied", http_status=403)
+    result, report = run_config(write_settings(tmp_path, configuration_set="absent"), "--endpoint-url", moto_url)
+    finding = next(finding for finding in report["messages"][0]["findings"] if finding["name"] == "ses-config-incomplete")
+    assert finding["severity"] == "error"
+    assert "ses-config-no-configuration-set" not in finding_names(report)
+    assert result.exit_code == 1
+
+
+def test_bad_region_skips_online(tmp_path, moto_url):
+    result, report = run_config(write_settings(tmp_path, region="eu-west-9"), "--endpoint-url", moto_url)
+    facts = report["messages"][0]["ses"]["config"]
+    assert facts["online"] == "skipped: fix Region first"
+    assert "credentials" not in facts
+
+
+def test_read_only_not_too_broad(tmp_path, moto_url, stub_calls):
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    moto_client(moto_url, "sesv2").create_configuration_set(ConfigurationSetName="app")
+    stub_calls("iam", "SimulatePrincipalPolicy", {"EvaluationResults": [
+        {"EvalActionName": "ses:SendEmail", "EvalDecision": "allowed"},
+        {"EvalActionName": "ses:SendRawEmail", "EvalDecision": "allowed"},
+        {"EvalActionName": "ses:GetAccount", "EvalDecision": "allowed"},
+        {"EvalActionName": "ses:ListEmailIdentities", "EvalDecision": "allowed"},
+    ]})
+    _, report = run_config(write_settings(tmp_path), "--endpoint-url", moto_url, "--fail-on", "warning")
+    permissions = report["messages"][0]["ses"]["config"]["permissions"]
+    assert permissions["read_allowed"] == ["ses:GetAccount", "ses:ListEmailIdentities"]
+    assert permissions["extra_allowed"] == []
+    assert "ses-key-too-broad" not in finding_names(report)
+
+
+def test_broad_key_names_effects(tmp_path, moto_url, stub_calls):
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="example.com")
+    moto_client(moto_url, "sesv2").create_configuration_set(ConfigurationSetName="app")
+    stub_calls("iam", "SimulatePrincipalPolicy", {"EvaluationResults": [
+        {"EvalActionName": "ses:SendEmail", "EvalDecision": "allowed"},
+        {"EvalActionName": "ses:SendRawEmail", "EvalDecision": "allowed"},
+        {"EvalActionName": "ses:CreateEmailIdentityPolicy", "EvalDecision": "allowed"},
+        {"EvalActionName": "ses:GetAccount", "EvalDecision": "allowed"},
+    ]})
+    _, report = run_config(write_settings(tmp_path), "--endpoint-url", moto_url)
+    message = next(finding for finding in report["messages"][0]["findings"] if finding["name"] == "ses-key-too-broad")["message"]
+    assert "let other AWS accounts send as your identities (ses:CreateEmailIdentityPolicy)" in message
+    assert "Lower concern: it may also read ses:GetAccount" in message

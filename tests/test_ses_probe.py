@@ -83,6 +83,34 @@ def test_probe_unverified_sender(moto_url, stub_calls):
     assert "SES rejected the probe" in result.stderr
 
 
+def test_probe_unverified_sender_fix(moto_url, stub_calls):
+    stub_calls("sesv2", "GetAccount", PRODUCTION)
+    result = run_probe(moto_url, "--from", "nobody@example.com", "--to", "success")
+    assert "From address nobody@example.com is not verified" in result.stderr
+    assert "aws sesv2 create-email-identity --email-identity example.com --region us-east-1" in result.stderr
+
+
+def test_probe_domain_from(moto_url):
+    result = run_probe(moto_url, "--from", "example.com", "--to", "success")
+    assert result.exit_code == 2
+    assert "SES needs a full address" in result.stderr
+    assert "noreply@example.com" in result.stderr
+
+
+def test_probe_help_from_address():
+    result = CliRunner().invoke(cli, ["ses", "probe", "--help"])
+    help_text = " ".join(result.stdout.split())
+    assert "address or domain" not in help_text
+    assert "SES needs a full address to send" in help_text
+
+
+def test_probe_simulator_note(moto_url, stub_calls):
+    moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="sender@example.org")
+    stub_calls("sesv2", "GetAccount", PRODUCTION)
+    result = run_probe(moto_url, "--from", "sender@example.org", "--to", "bounce")
+    assert "feedback forwarding" in " ".join(result.stdout.split())
+
+
 def test_probe_rate_one_per_second(moto_url, stub_calls):
     moto_client(moto_url, "sesv2").create_email_identity(EmailIdentity="sender@example.org")
     # MaxSendRate 14 still gives one probe per second.

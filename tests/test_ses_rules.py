@@ -1,6 +1,7 @@
 """The SES rules (rules/ses-*.yaml) over their pass and fail samples, and their rendered fixes."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,35 @@ def test_rules_skip_header_facts():
     facts = {"source": {"path": "x.eml", "index": 0}, "input": {"kind": "headers"}}
     for rule in SES_RULES.values():
         assert evaluate_rule(rule, facts)["outcome"] == "not_applicable", rule.name
+
+
+# A flag followed by nothing, a bare comma or an empty sentence shows a fact rendered as "".
+EMPTY_VALUE = re.compile(r"--(region|email-identity|identity|configuration-set-name|sns-topic)\s*(--|`|\)|$)|\s[,;.](\s|$)|^\W*\.$|:\s*\.|to only")
+
+
+@pytest.mark.parametrize("name", sorted(SES_RULES))
+def test_explain_fix_filled(name):
+    from diag.engine.docs import _fix_steps
+
+    for step in _fix_steps(SES_RULES[name]):
+        assert not EMPTY_VALUE.search(step), step
+
+
+def test_dkim_fix_no_tokens():
+    facts = _facts("samples/ses/identity-pending-fail.json")
+    identity = facts["ses"]["identities"][0]
+    identity["dkim"].update(status="NOT_STARTED", tokens=[], records=[])
+    fix = " ".join(evaluate_rule(SES_RULES["ses-identity-dkim-not-verified"], facts)["fix"])
+    assert f"put-email-identity-dkim-signing-attributes --email-identity {identity['name']} --signing-attributes-origin AWS_SES" in fix
+
+
+def test_lookups_failed_message():
+    message = _outcome("ses-lookups-failed", "samples/ses/lookups-denied-fail.json")["message"]
+    assert "ListEmailIdentities denied (403)" in message
+
+
+def test_broad_key_read_only_passes():
+    facts = _facts("samples/ses/config-broad-key-fail.json")
+    permissions = facts["ses"]["config"]["permissions"]
+    permissions.update(extra_allowed=[], extra_allowed_groups=[])
+    assert evaluate_rule(SES_RULES["ses-key-too-broad"], facts)["outcome"] == "pass"

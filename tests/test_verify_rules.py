@@ -61,7 +61,7 @@ def test_cli_tampered_says_what_changed():
     done = maildiag("samples/verify/footer-appended.eml", "--offline", *zone_args())
     assert done.returncode == 0, done.stderr
     assert "Our verification" in done.stdout
-    assert "Signature 0 (d=verify-shop.example.org s=s2026) broke" in " ".join(done.stdout.split())
+    assert "signature 0 (d=verify-shop.example.org s=s2026), broke" in " ".join(done.stdout.split())
     assert "bytes were appended after signing" in " ".join(done.stdout.split())
     assert "Example Gateway" in done.stdout
     assert done.stderr == ""
@@ -106,4 +106,4 @@ def test_cli_html_section(tmp_path):
     assert done.returncode == 1, done.stderr
     html = output.read_text()
     assert "<h3>Our verification</h3>" in html
-    assert "does not verify: the message changed after that hop sealed it" in html
+    assert "does not verify: the body changed after that hop sealed it" in html

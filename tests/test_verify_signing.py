@@ -90,12 +90,12 @@ def ed25519_key() -> Key:
     return Key("ed25519", private, public)
 
 
-def message(sender: str = "news@shop.example.org", subject: str = "Your December statement is ready", body: bytes = b"Hello,\r\n\r\nYour statement is attached.\r\n", extra: bytes = b"") -> bytes:
+def message(sender: str = "news@shop.example.org", subject: str = "Your December statement is ready", body: bytes = b"Hello,\r\n\r\nYour statement is attached.\r\n", extra: bytes = b"", date: str = "Fri, 04 Dec 2026 10:00:00 +0000") -> bytes:
     return (
         f"From: Shop News <{sender}>\r\n"
         "To: Lee Park <lee@example.net>\r\n"
         f"Subject: {subject}\r\n"
-        "Date: Fri, 04 Dec 2026 10:00:00 +0000\r\n"
+        f"Date: {date}\r\n"
         f"Message-ID: <{secrets.token_hex(8)}@{sender.rpartition('@')[2]}>\r\n"
         "MIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n"

@@ -59,7 +59,10 @@ def audit(paths, jobs, shard, merge, quiet, authserv_id, offline, zones, nameser
         if merge and shard:
             raise UsageError("--merge and --shard do not fit together: merge the shard outputs in one run without --shard")
         if "-" in paths:
-            paths = tuple(path for path in paths if path != "-") + tuple(read_path_list(sys.stdin))
+            listed = read_path_list(sys.stdin)
+            if not listed:
+                raise UsageError("no paths on standard input; pipe a list of paths, one per line, or pass the paths as arguments")
+            paths = tuple(path for path in paths if path != "-") + tuple(listed)
         selected = Shard.parse(shard) if shard else None
         dns_options = None
         if not (offline and not zones and not replay):
@@ -99,6 +102,9 @@ def audit(paths, jobs, shard, merge, quiet, authserv_id, offline, zones, nameser
                     builder.add_error()
                     if not quiet:
                         _echo_error(progress, result.error["message"])
+                elif result.skipped is not None:
+                    builder.add_skipped()
+                    log.info("skipped: %s", result.skipped["message"])
                 else:
                     builder.add(result.record)
                 sink.add(result)

@@ -51,6 +51,8 @@ def _read_shard(path: str, payload: str | None, seen: set, shards: dict[int, set
                 _note_shard(path, entry.get("shard"), shards)
             elif kind == "error":
                 yield Result(entry["error"]["source"], entry["error"].get("index", 0), error=entry["error"])
+            elif kind == "skipped":
+                yield Result(entry["skipped"]["source"], entry["skipped"].get("index", 0), skipped=entry["skipped"])
             elif kind == "message":
                 message = entry["message"]
                 key = (message["source"]["path"], message["source"]["index"])
@@ -60,7 +62,7 @@ def _read_shard(path: str, payload: str | None, seen: set, shards: dict[int, set
                 seen.add(key)
                 yield Result(key[0], key[1], record=message_record(message), payload=serialise(message, payload))
             else:
-                yield error_result(path, number, f"{path}: line {number} has unknown type {kind!r}; expected message, error or summary")
+                yield error_result(path, number, f"{path}: line {number} has unknown type {kind!r}; expected message, error, skipped or summary")
 
     if not finished:
         yield error_result(path, 0, f"{path}: no summary line at the end: the shard run did not finish or the file was cut off; run that shard again")

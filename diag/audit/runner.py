@@ -14,7 +14,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from diag.audit.sources import ERROR, Task, load_bytes
+from diag.audit.headerfields import header_fields
+from diag.audit.outcomes import reduce_outcomes
+from diag.audit.sources import BYTES, ERROR, SKIPPED, Task, load_bytes
 from diag.audit.summary import message_record
 from diag.errors import InputError
 
@@ -46,13 +48,15 @@ class WorkerSettings:
 
 @dataclass
 class Result:
-    """The outcome of one task: a message record (and its serialised report) or an input error."""
+    """The outcome of one task: a message record (and its serialised report), an input error, or a skipped input."""
 
     path: str
     index: int
     record: dict | None = None
     payload: str | None = None
     error: dict | None = None
+    # {"source", "index", "message"} of an input left out on purpose (sources.SKIPPED).
+    skipped: dict | None = None
 
 
 class Analyzer:
@@ -82,22 +86,41 @@ class Analyzer:
 
         if task.kind == ERROR:
             return error_result(task.path, task.index, task.reason)
+        if task.kind == SKIPPED:
+            return Result(task.path, task.index, skipped={"source": task.path, "index": task.index, "message": task.reason})
         try:
-            message = analyze_bytes(load_bytes(task), source=task.path, options=self.options, index=task.index)
+            data = load_bytes(task)
+            message = analyze_bytes(data, source=task.path, options=self.options, index=task.index)
         except InputError as error:
             return error_result(task.path, task.index, str(error))
+        except OSError as error:
+            # Reads report their own errors as InputError; this catches the rest (the
+            # open-file limit reached while a library opens a file, for example).
+            return error_result(task.path, task.index, f"{task.path}: cannot read: {error.strerror or error}")
         except Exception as error:  # noqa: BLE001
             # One message that trips a bug must not end an audit of thousands: it is listed
             # as an input error, with the traceback in the debug log.
             log.debug("analysis of %s #%d failed", task.path, task.index, exc_info=True)
             return error_result(task.path, task.index, f"{task.path}: analysis failed ({type(error).__name__}: {error}); please report this message to the maildiag developers")
+
+        message["header_fields"] = header_fields(data)
+        if task.kind == BYTES:
+            # The index alone does not say whether the path is a container, and for an mbox
+            # the report must show "#0" for the first message.
+            message["source"]["mbox"] = True
         return Result(task.path, task.index, record=message_record(message), payload=serialise(message, self.settings.payload))
 
 
 def serialise(message: dict, payload: str | None) -> str | None:
-    """Return the message report as the output format writes it, so the parent only copies text."""
+    """Return the message report as the output format writes it, so the parent only copies text.
+
+    The form is that of `maildiag analyze -f json` (diag/report/jsonreport.py) with the
+    outcomes reduced (diag/audit/outcomes.py) and the header_fields section added.
+    """
+    if payload is None:
+        return None
+    message = reduce_outcomes(message)
     if payload == PAYLOAD_JSON:
-        # The same form as `maildiag analyze -f json` (diag/report/jsonreport.py).
         return json.dumps(message, indent=2, sort_keys=True, ensure_ascii=True)
     if payload == PAYLOAD_JSONL:
         return json.dumps({"type": "message", "message": message}, sort_keys=True, ensure_ascii=True, separators=(",", ":"))

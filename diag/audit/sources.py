@@ -5,6 +5,7 @@ the stdlib `mailbox.mbox` (message offsets only) and each message is read when i
 comes. Single files are read by the worker that analyses them.
 """
 
+import errno
 import hashlib
 import logging
 import mailbox
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 MESSAGE_SUFFIXES = frozenset({".eml", ".txt", ".hdr"})
 MBOX_SUFFIXES = frozenset({".mbox", ".mbx"})
 MSG_SUFFIX = ".msg"
+LISTED_SUFFIXES = MESSAGE_SUFFIXES | MBOX_SUFFIXES | {MSG_SUFFIX}
 # Compound File Binary signature (MS-CFB section 2.2), the container of an Outlook .msg.
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # An mbox separates messages with lines that start with "From " (RFC 4155, appendix A).
@@ -35,6 +37,9 @@ FILE = "file"
 MSG = "msg"
 BYTES = "bytes"
 ERROR = "error"
+# An input left out on purpose (a symbolic link to a folder, a second path to the same file):
+# listed in the report at info level, not counted as an input error.
+SKIPPED = "skipped"
 # Source kind of an mbox, which the parent expands into BYTES tasks.
 MBOX = "mbox"
 
@@ -44,7 +49,7 @@ class Task:
     """One message to analyse, or an input that could not be listed.
 
     `data` carries the message for BYTES tasks (messages of an mbox, read by the parent);
-    `reason` carries the error message for ERROR tasks.
+    `reason` carries the message of ERROR and SKIPPED tasks.
     """
 
     path: str
@@ -56,14 +61,13 @@ class Task:
 
 @dataclass
 class Source:
-    """An input found while listing: one file, one mbox, or an error."""
+    """An input found while listing: one file, one mbox, an error, or an input skipped on purpose."""
 
     path: str
     kind: str
-    # Number of messages, known after listing (the mbox index is built then).
+    # Number of messages, known after listing (the mbox is indexed then, and closed again).
     count: int = 1
     reason: str | None = None
-    mbox: mailbox.mbox | None = None
     # True when the mbox does not end with a line break, so its last message was cut off.
     truncated: bool = False
 
@@ -106,49 +110,164 @@ def read_path_list(lines: Iterable[str]) -> list[str]:
 
 
 def list_sources(paths: Iterable[str]) -> list[Source]:
-    """Return the inputs under `paths` in a stable order: folders are walked recursively."""
+    """Return the inputs under `paths` in a stable order: folders are walked recursively.
+
+    Symbolic links named on the command line are followed, as `find -H` does. Inside a
+    folder, a link to a folder is listed as SKIPPED and not followed, so a link loop cannot
+    recurse, and a link to a file is followed only when it points at a regular file. A file
+    reached twice (through a link, a hard link or two overlapping paths) is analysed once:
+    files are told apart by (st_dev, st_ino).
+    """
+    listing = _Listing()
     sources: list[Source] = []
     for path in paths:
-        found = list(_sources_of(path, named=True))
+        found = list(listing.sources_of(path, named=True))
         if not found:
             found = [Source(path, ERROR, reason=(
-                f"{path}: no message files found (looked for {', '.join(sorted(MESSAGE_SUFFIXES | MBOX_SUFFIXES | {MSG_SUFFIX}))} "
+                f"{path}: no message files found (looked for {', '.join(sorted(LISTED_SUFFIXES))} "
                 "files and Maildirs); pass a file or a folder that contains some"))]
         sources.extend(found)
     return sources
 
 
-def _sources_of(path: str, named: bool) -> Iterator[Source]:
-    """Yield the sources at `path`. `named` is True for a path given by the user."""
+class _Listing:
+    """One listing run: remembers the files and folders already seen, by (st_dev, st_ino)."""
+
+    def __init__(self) -> None:
+        # First path seen for each file or folder; one entry per input file, which listing
+        # keeps anyway as a Source.
+        self.seen: dict[tuple[int, int], str] = {}
+
+    def sources_of(self, path: str, named: bool, in_maildir: bool = False) -> Iterator[Source]:
+        """Yield the sources at `path`. `named` is True for a path given by the user.
+
+        A file found in a folder walk is listed only with a known suffix, but every file of
+        a Maildir (`in_maildir`) is one message whatever its name.
+        """
+        try:
+            info = os.stat(path)
+        except OSError as error:
+            yield Source(path, ERROR, reason=_stat_error(path, error))
+            return
+
+        if stat.S_ISDIR(info.st_mode):
+            first = self._repeated(path, info)
+            if first is not None:
+                yield Source(path, SKIPPED, reason=f"{path}: same folder as {first}, which is already listed")
+                return
+            yield from self._folder_sources(path)
+            return
+        suffix = os.path.splitext(path)[1].lower()
+        if not (named or in_maildir or suffix in LISTED_SUFFIXES):
+            return
+        if not stat.S_ISREG(info.st_mode):
+            # Opening a FIFO or a device could block forever, so it is reported without a read.
+            yield Source(path, ERROR, reason=f"{path}: not a regular file ({_file_type(info.st_mode)}); pass a message file, an mbox or a folder")
+            return
+        first = self._repeated(path, info)
+        if first is not None:
+            yield Source(path, SKIPPED, reason=f"{path}: same file as {first}, which is already listed; analysed once")
+            return
+        yield Source(path, FILE) if in_maildir else _file_source(path, suffix)
+
+    def _repeated(self, path: str, info: os.stat_result) -> str | None:
+        """Return the path under which the file or folder of `info` was first seen, or None (and remember it)."""
+        key = (info.st_dev, info.st_ino)
+        first = self.seen.get(key)
+        if first is None:
+            self.seen[key] = path
+        return first
+
+    def _folder_sources(self, folder: str) -> Iterator[Source]:
+        """Yield the sources under `folder`, sorted by name; a Maildir contributes each message file."""
+        if _is_maildir(folder):
+            yield from self._maildir_sources(folder)
+            return
+
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            yield Source(folder, ERROR, reason=f"{folder}: cannot list the folder: {error.strerror}")
+            return
+        for entry in entries:
+            if entry.is_symlink():
+                yield from self._link_sources(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                yield from self._folder_sources(entry.path)
+            else:
+                yield from self.sources_of(entry.path, named=False)
+
+    def _link_sources(self, path: str, in_maildir: bool = False) -> Iterator[Source]:
+        """Yield the sources of a symbolic link met in a folder: its file, or a SKIPPED or ERROR entry."""
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            yield Source(path, ERROR, reason=f"{path}: broken symbolic link (its target {_link_target(path)} does not exist); remove the link or restore the target")
+            return
+        except OSError as error:
+            # ELOOP lands here: a link to itself or a chain of links that loops.
+            yield Source(path, ERROR, reason=_stat_error(path, error))
+            return
+
+        if stat.S_ISDIR(info.st_mode):
+            yield Source(path, SKIPPED, reason=f"{path}: symbolic link to a folder ({_link_target(path)}), not followed; pass the folder itself to include it")
+        elif stat.S_ISREG(info.st_mode):
+            yield from self.sources_of(path, named=False, in_maildir=in_maildir)
+        else:
+            yield Source(path, SKIPPED, reason=f"{path}: symbolic link to {_file_type(info.st_mode)}, not followed; only links to regular files are read")
+
+    def _maildir_sources(self, folder: str) -> Iterator[Source]:
+        """Yield each message file of a Maildir's new/ and cur/ (maildir(5)); tmp/ is still being written.
+
+        The files are listed here instead of through mailbox.Maildir because its keys do not
+        give the file path, and the path is what identifies the message in the report.
+        """
+        for subfolder in MAILDIR_MESSAGE_SUBFOLDERS:
+            location = os.path.join(folder, subfolder)
+            try:
+                with os.scandir(location) as listing:
+                    entries = sorted(listing, key=lambda entry: entry.name)
+            except OSError as error:
+                yield Source(location, ERROR, reason=f"{location}: cannot list the Maildir folder: {error.strerror}")
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_symlink():
+                    yield from self._link_sources(entry.path, in_maildir=True)
+                elif entry.is_file(follow_symlinks=False):
+                    yield from self.sources_of(entry.path, named=False, in_maildir=True)
+                else:
+                    yield Source(entry.path, ERROR, reason=f"{entry.path}: not a regular file in a Maildir; remove it or move it out of {location}")
+
+
+def _stat_error(path: str, error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return f"{path}: file not found"
+    if isinstance(error, PermissionError):
+        return f"{path}: permission denied; check the permissions of the path"
+    if error.errno == errno.ELOOP:
+        return f"{path}: too many levels of symbolic links (a link loop); remove the link or point it at a file"
+    return f"{path}: cannot read: {error.strerror}"
+
+
+def _link_target(path: str) -> str:
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        yield Source(path, ERROR, reason=f"{path}: file not found")
-        return
-    except PermissionError:
-        yield Source(path, ERROR, reason=f"{path}: permission denied; check the permissions of the path")
-        return
-    except OSError as error:
-        yield Source(path, ERROR, reason=f"{path}: cannot read: {error.strerror}")
-        return
+        return os.readlink(path)
+    except OSError:
+        return "unknown"
 
-    if stat.S_ISDIR(info.st_mode):
-        yield from _folder_sources(path)
-        return
-    if not stat.S_ISREG(info.st_mode):
-        # Opening a FIFO or a device could block forever, so it is reported without a read.
-        yield Source(path, ERROR, reason=f"{path}: not a regular file ({_file_type(info.st_mode)}); pass a message file, an mbox or a folder")
-        return
 
-    suffix = os.path.splitext(path)[1].lower()
+def _file_source(path: str, suffix: str) -> Source:
+    """Return the source of a regular file by its suffix, or by its first bytes for another suffix."""
     if suffix in MBOX_SUFFIXES:
-        yield _mbox_source(path)
-    elif suffix == MSG_SUFFIX:
-        yield Source(path, MSG)
-    elif suffix in MESSAGE_SUFFIXES:
-        yield Source(path, FILE)
-    elif named:
-        yield _sniffed_source(path)
+        return _mbox_source(path)
+    if suffix == MSG_SUFFIX:
+        return Source(path, MSG)
+    if suffix in MESSAGE_SUFFIXES:
+        return Source(path, FILE)
+    return _sniffed_source(path)
 
 
 def _file_type(mode: int) -> str:
@@ -173,65 +292,29 @@ def _sniffed_source(path: str) -> Source:
     return Source(path, FILE)
 
 
-def _folder_sources(folder: str) -> Iterator[Source]:
-    """Yield the sources under `folder`, sorted by name; a Maildir contributes each message file."""
-    if _is_maildir(folder):
-        yield from _maildir_sources(folder)
-        return
-
-    try:
-        walk = sorted(os.scandir(folder), key=lambda entry: entry.name)
-    except OSError as error:
-        yield Source(folder, ERROR, reason=f"{folder}: cannot list the folder: {error.strerror}")
-        return
-    for entry in walk:
-        # Symbolic links to folders are not followed, so a link loop cannot recurse forever.
-        if entry.is_dir(follow_symlinks=False):
-            yield from _folder_sources(entry.path)
-        else:
-            yield from _sources_of(entry.path, named=False)
-
-
 def _is_maildir(folder: str) -> bool:
     return all(os.path.isdir(os.path.join(folder, name)) for name in MAILDIR_SUBFOLDERS)
 
 
-def _maildir_sources(folder: str) -> Iterator[Source]:
-    """Yield each message file of a Maildir's new/ and cur/ (maildir(5)); tmp/ is still being written.
-
-    The files are listed here instead of through mailbox.Maildir because its keys do not
-    give the file path, and the path is what identifies the message in the report.
-    """
-    for subfolder in MAILDIR_MESSAGE_SUBFOLDERS:
-        location = os.path.join(folder, subfolder)
-        try:
-            entries = sorted(os.scandir(location), key=lambda entry: entry.name)
-        except OSError as error:
-            yield Source(location, ERROR, reason=f"{location}: cannot list the Maildir folder: {error.strerror}")
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_file():
-                yield Source(entry.path, FILE)
-            else:
-                yield Source(entry.path, ERROR, reason=f"{entry.path}: not a regular file in a Maildir; remove it or move it out of {location}")
-
-
 def _mbox_source(path: str) -> Source:
-    """Index an mbox (offsets only) and count its messages; an empty or foreign file is an error."""
+    """Count the messages of an mbox and close it again; an empty or foreign file is an error.
+
+    The file is not kept open: a batch can hold more mbox files than the open-file limit
+    (ulimit -n), so each is opened again when its messages are read (iter_tasks). That scans
+    the mbox twice, which costs far less than the analysis of its messages.
+    """
     try:
         box = mailbox.mbox(path, create=False)
-        count = len(box)
+        try:
+            count = len(box)
+        finally:
+            box.close()
         truncated = count > 0 and _ends_without_line_break(path)
     except (OSError, mailbox.Error) as error:
         return Source(path, ERROR, reason=f"{path}: cannot read the mbox: {getattr(error, 'strerror', None) or error}")
     if count == 0:
-        box.close()
         return Source(path, ERROR, reason=f"{path}: no messages found: an mbox starts each message with a 'From ' line (RFC 4155); pass .eml files or a folder instead")
-    # NOTE: the mbox stays open from listing until its messages are read, so a batch with
-    # more mbox files than the open-file limit (ulimit -n) reports the last ones as errors.
-    return Source(path, MBOX, count=count, mbox=box, truncated=truncated)
+    return Source(path, MBOX, count=count, truncated=truncated)
 
 
 def _ends_without_line_break(path: str) -> bool:
@@ -248,31 +331,59 @@ def iter_tasks(sources: Iterable[Source], shard: Shard | None = None) -> Iterato
             continue
         if shard is not None and not shard.contains(source.path, 0):
             continue
-        if source.kind == ERROR:
-            yield Task(source.path, 0, ERROR, reason=source.reason)
+        if source.kind in (ERROR, SKIPPED):
+            yield Task(source.path, 0, source.kind, reason=source.reason)
         else:
             yield Task(source.path, 0, source.kind)
 
 
 def _mbox_tasks(source: Source, shard: Shard | None) -> Iterator[Task]:
-    box = source.mbox
+    """Yield the tasks of an mbox, opened only while its messages are read.
+
+    Any OSError (the file gone, the open-file limit reached) becomes an ERROR task for each
+    message not read, so the task count stays what count_tasks returned.
+    """
+    wanted = [index for index in range(source.count) if shard is None or shard.contains(source.path, index)]
+    if not wanted:
+        return
     try:
-        for index, key in enumerate(box.iterkeys()):
-            if shard is not None and not shard.contains(source.path, index):
-                continue
-            if source.truncated and index == source.count - 1:
-                reason = (f"{source.path}: message {index} is cut off: the mbox ends without a line break, "
-                          "so the file was probably truncated; copy it again")
-                yield Task(source.path, index, ERROR, reason=reason)
-                continue
-            try:
-                data = box.get_bytes(key)
-            except OSError as error:
-                yield Task(source.path, index, ERROR, reason=f"{source.path}: cannot read message {index}: {error.strerror}")
-                continue
-            yield Task(source.path, index, BYTES, data=data)
+        box = mailbox.mbox(source.path, create=False)
+    except (OSError, mailbox.Error) as error:
+        reason = f"{source.path}: cannot open the mbox: {getattr(error, 'strerror', None) or error}"
+        for index in wanted:
+            yield Task(source.path, index, ERROR, reason=reason)
+        return
+
+    try:
+        yield from _read_mbox(box, source, wanted)
     finally:
         box.close()
+
+
+def _read_mbox(box: mailbox.mbox, source: Source, wanted: list[int]) -> Iterator[Task]:
+    try:
+        keys = box.keys()
+    except OSError as error:
+        keys = []
+        log.warning("%s: cannot index the mbox again: %s", source.path, error.strerror)
+    if len(keys) != source.count:
+        log.warning("%s: the mbox held %d messages when listed and %d now; it changed during the audit", source.path, source.count, len(keys))
+
+    for index in wanted:
+        if index >= len(keys):
+            yield Task(source.path, index, ERROR, reason=f"{source.path}: message {index} is gone: the mbox changed during the audit; run it again")
+            continue
+        if source.truncated and index == source.count - 1:
+            reason = (f"{source.path}: message {index} is cut off: the mbox ends without a line break, "
+                      "so the file was probably truncated; copy it again")
+            yield Task(source.path, index, ERROR, reason=reason)
+            continue
+        try:
+            data = box.get_bytes(keys[index])
+        except OSError as error:
+            yield Task(source.path, index, ERROR, reason=f"{source.path}: cannot read message {index}: {error.strerror}")
+            continue
+        yield Task(source.path, index, BYTES, data=data)
 
 
 def count_tasks(sources: Iterable[Source], shard: Shard | None = None) -> int:

@@ -9,11 +9,22 @@ from array import array
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from diag import exitcodes
 from diag.pipeline import SEVERITY_ORDER
 
-CHECKS = ("spf", "dkim", "dmarc", "compauth")
+# "spf" is the receiver's SPF result for any MAIL FROM domain; "spf_aligned" and "dkim"
+# count only results that DMARC can use, whose domain aligns with From (RFC 7489 section 3.1).
+CHECKS = ("spf", "spf_aligned", "dkim", "dmarc", "compauth")
+# Column labels for the tables: which pass each rate counts.
+CHECK_LABELS = {
+    "spf": "SPF pass (any domain)",
+    "spf_aligned": "SPF aligned pass",
+    "dkim": "DKIM aligned pass",
+    "dmarc": "DMARC pass",
+    "compauth": "compauth pass",
+}
 # Findings listed per domain and per receiver.
 TOP_FINDINGS = 5
 PERCENTILES = (50, 90, 99)
@@ -72,21 +83,45 @@ def dkim_word(verdicts: dict) -> str | None:
     return None
 
 
+def spf_aligned_word(verdicts: dict) -> str | None:
+    """Return the SPF result that counts for DMARC: `pass` only when the MAIL FROM domain aligns with From.
+
+    An SPF pass for a domain that does not align (an ESP's bounce domain, such as
+    amazonses.com) is `not-aligned` (RFC 7489 section 3.1.2). Other results are returned as
+    they are, and None when SPF passed but the alignment is unknown (no smtp.mailfrom
+    domain or no From domain in the message).
+    """
+    result = verdicts.get("spf")
+    if result != "pass":
+        return result
+    aligned = verdicts.get("spf_aligned")
+    if aligned is None:
+        return None
+    return "pass" if aligned else "not-aligned"
+
+
 def message_record(message: dict) -> dict:
     """Return the fields of one message report that the summary, CSV and HTML table use."""
     verdicts = message.get("verdicts") or {}
     sender = (message.get("identities") or {}).get("from") or {}
     microsoft = message.get("microsoft") or {}
     hops = (message.get("received") or {}).get("hops") or []
+    fields = message.get("header_fields") or {}
     return {
         "path": message["source"]["path"],
         "index": message["source"]["index"],
+        "mbox": bool(message["source"].get("mbox")),
+        "date": fields.get("date"),
+        "date_raw": fields.get("date_raw"),
+        "subject": fields.get("subject"),
+        "message_id": fields.get("message_id"),
         "from_address": sender.get("address"),
         "from_display_name": sender.get("display_name"),
         "from_domain": sender.get("domain"),
         "org_domain": sender.get("org_domain"),
         "receiver": receiver_label(message),
         "spf": verdicts.get("spf"),
+        "spf_aligned": spf_aligned_word(verdicts),
         "dkim": dkim_word(verdicts),
         "dmarc": verdicts.get("dmarc"),
         "compauth": verdicts.get("compauth"),
@@ -157,6 +192,35 @@ def percentile(sorted_values, percent: float) -> float:
     return sorted_values[rank - 1]
 
 
+class Period:
+    """The earliest and latest Date field of the messages, compared as instants."""
+
+    def __init__(self) -> None:
+        self.first: tuple[float, str] | None = None
+        self.last: tuple[float, str] | None = None
+        self.dated = 0
+        self.undated = 0
+
+    def add(self, date: str | None) -> None:
+        """Count one message; `date` is ISO 8601 with an offset, as header_fields writes it."""
+        if date is None:
+            self.undated += 1
+            return
+        self.dated += 1
+        moment = (datetime.fromisoformat(date).timestamp(), date)
+        if self.first is None or moment < self.first:
+            self.first = moment
+        if self.last is None or moment > self.last:
+            self.last = moment
+
+    def as_dict(self) -> dict:
+        period = {"dated": self.dated, "undated": self.undated}
+        if self.first is not None:
+            period["first"] = self.first[1]
+            period["last"] = self.last[1]
+        return period
+
+
 class SummaryBuilder:
     """Accumulates message records and input errors, and returns the summary dictionary."""
 
@@ -164,6 +228,8 @@ class SummaryBuilder:
         self.fail_on = fail_on
         self.messages = 0
         self.input_errors = 0
+        self.skipped = 0
+        self.period = Period()
         self.severities = Counter({"error": 0, "warning": 0, "info": 0})
         self.findings = Counter()
         self.finding_severity: dict[str, str] = {}
@@ -191,12 +257,16 @@ class SummaryBuilder:
 
         for check in CHECKS:
             self.checks[check].add(record[check])
+        self.period.add(record["date"])
         self.domains.setdefault(record["org_domain"] or NO_DOMAIN, GroupCounts()).add(record)
         self.receivers.setdefault(record["receiver"], GroupCounts()).add(record)
         self.delays.extend(record["delays"])
 
     def add_error(self) -> None:
         self.input_errors += 1
+
+    def add_skipped(self) -> None:
+        self.skipped += 1
 
     def exit_code(self) -> int:
         """Return 1 for findings at or above --fail-on, else 2 for input errors, else 3 for temperror, else 0.
@@ -216,6 +286,8 @@ class SummaryBuilder:
         return {
             "messages": self.messages,
             "input_errors": self.input_errors,
+            "skipped": self.skipped,
+            "period": self.period.as_dict(),
             "findings": dict(self.severities),
             "messages_with_findings": self.messages_with_findings,
             "checks": {check: counts.as_dict() for check, counts in self.checks.items()},

@@ -2,9 +2,10 @@
 
 Right after a DNS change, a recursive resolver may still serve the old answer from its cache,
 and a secondary nameserver may not have transferred the new zone yet (RFC 1996 section 1.1
-calls this "incoherence among authority servers"). This mode collects the facts from the
-first nameserver of the zone, then asks every other nameserver the same in-zone questions
-and records each answer that differs.
+calls this "incoherence among authority servers"). This mode collects the facts from
+every nameserver of the zone that answers, so the posture rules can judge each server's
+answers, and compares the servers' answers to every in-zone question that any of them was
+asked.
 """
 
 import logging
@@ -65,15 +66,33 @@ def _server_fact(server, soa: Answer) -> dict:
     if soa.status == status.OK and soa.records:
         # SOA presentation form: MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM.
         serial = int(soa.records[0].split()[2])
-    return {"name": server.host_name, "address": str(server.nameservers[0]), "serial": serial, "soa_status": soa.status}
+    nameserver = server.nameservers[0]
+    host, port = str(nameserver.address), int(nameserver.port)
+    return {
+        "name": server.host_name,
+        "address": str(nameserver),
+        "host": host,
+        "port": port,
+        # The server as dig(1) takes it, for the report's "check with" commands.
+        "dig": f"@{host}" + (f" -p {port}" if port != 53 else ""),
+        "label": f"{server.host_name} ({host})",
+        "answered": not soa.temporary,
+        "serial": serial,
+        "soa_status": soa.status,
+    }
 
 
 def _comparable(answer: Answer) -> tuple:
     return answer.status, tuple(sorted(answer.records)), tuple(answer.cname_chain)
 
 
-def check_authoritative(domain: str, expectations, bootstrap: Resolver, *, port: int = 53, timeout: float = 2.0) -> dict:
-    """Collect the `dns` facts of `domain` from its zone's nameservers and add `dns.authoritative`."""
+def check_authoritative(domain: str, expectations, bootstrap: Resolver, *, port: int = 53, timeout: float = 2.0) -> tuple[dict, list[tuple[dict, dict]]]:
+    """Collect the `dns` facts of `domain` from each of its zone's nameservers.
+
+    Returns the facts of the first server that answered, with `dns.authoritative` added,
+    and (server fact, dns facts) for every other server that answered, so the caller can
+    run the posture rules on each server's answers.
+    """
     servers = authoritative_resolvers(domain, bootstrap, port=port, timeout=timeout)
     if not servers:
         raise InputError(f"no nameserver of {domain} has an address; check the NS records of its zone and their A and AAAA records")
@@ -90,12 +109,18 @@ def check_authoritative(domain: str, expectations, bootstrap: Resolver, *, port:
         details = "; ".join(f"{fact['name']} ({fact['address']}): {soa.status}" for fact, soa in zip(server_facts, soas))
         raise TemporaryFailure(f"no nameserver of {zone} answered the SOA query ({details}); retry later")
 
-    # Step 2: the facts, from the first server that answered.
-    source = routers[reachable[0]]
-    facts = collect_dns_facts(source, domain, expectations)
+    # Step 2: the facts, from every server that answered. Servers that disagree may lead
+    # to different questions (an include only one of them publishes), so each is walked.
+    collected = {index: collect_dns_facts(routers[index], domain, expectations) for index in reachable}
+    facts = collected[reachable[0]]
 
-    # Step 3: the same in-zone questions to every other server that answered.
-    questions = [(zone, "SOA"), *[(name, rdtype) for name, rdtype in source.queries if in_zone(name, zone) and (name, rdtype) != (zone, "SOA")]]
+    # Step 3: every in-zone question that any server was asked, to every server that answered.
+    # The routers remember their answers, so a question already asked costs no query.
+    questions = [(zone, "SOA")]
+    for index in reachable:
+        for name, rdtype in routers[index].queries:
+            if in_zone(name, zone) and (name, rdtype) not in questions:
+                questions.append((name, rdtype))
     disagreements = []
     for name, rdtype in questions:
         answers = [(servers[index], routers[index].query(name, rdtype)) for index in reachable]
@@ -127,10 +152,13 @@ def check_authoritative(domain: str, expectations, bootstrap: Resolver, *, port:
         # NOTE: plain integer comparison; a serial that wrapped around (RFC 1982) is reported
         # as lagging behind the others until every server has it.
         "lagging": [f"{fact['name']} ({fact['address']})" for fact in server_facts if fact["serial"] is not None and fact["serial"] < max(serials)],
+        "lagging_servers": [fact for fact in server_facts if fact["serial"] is not None and fact["serial"] < max(serials)],
+        "silent_servers": [fact for fact in server_facts if not fact["answered"]],
         "questions_compared": len(questions),
         "disagreements": disagreements,
         "temperrors": temperrors,
     }
     facts["temperror"] = facts["temperror"] or verdict == "temperror"
     log.debug("authoritative check of %s in zone %s: %s, %d questions, %d disagreements", domain, zone, verdict, len(questions), len(disagreements))
-    return facts
+    others = [(server_facts[index], collected[index]) for index in reachable[1:]]
+    return facts, others

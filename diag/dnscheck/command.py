@@ -123,20 +123,24 @@ class Run:
         from diag.pipeline import message_report
 
         expectations = self.expectations_for(domain)
-        if self.options["authoritative"]:
-            facts_dns = self.check_authoritative(domain, expectations, resolver)
-        else:
-            facts_dns = collect_dns_facts(resolver, domain, expectations)
-        facts = {"source": {"path": domain, "index": index}, "dns": facts_dns}
-        return message_report(facts, evaluate(self.rules, facts))
+        source = {"path": domain, "index": index}
+        if not self.options["authoritative"]:
+            facts = {"source": source, "dns": collect_dns_facts(resolver, domain, expectations)}
+            return message_report(facts, evaluate(self.rules, facts))
+
+        from diag.dnscheck.perserver import judge_per_server
+
+        facts_dns, others = self.check_authoritative(domain, expectations, resolver)
+        facts = {"source": source, "dns": facts_dns}
+        return message_report(facts, judge_per_server(self.rules, facts, others, evaluate))
 
     def expectations_for(self, domain: str):
         from diag.dnscheck.expectations import Expectations
 
         return self.expectations.get(domain) or Expectations(domain=domain)
 
-    def check_authoritative(self, domain: str, expectations, bootstrap) -> dict:
-        """Collect the facts from the zone's own nameservers and compare their answers."""
+    def check_authoritative(self, domain: str, expectations, bootstrap) -> tuple[dict, list]:
+        """Collect the facts from each of the zone's own nameservers and compare their answers."""
         from diag.dnscheck.authoritative import check_authoritative
 
         return check_authoritative(domain, expectations, bootstrap, port=self.options["authoritative_port"], timeout=self.options["timeout"])
@@ -158,32 +162,55 @@ class Run:
                 return [future.result() for future in futures]
 
 
-def _pending(messages: list[dict], fail_on: str) -> list[str]:
-    """Return the names of outcomes that keep a --wait loop going: findings and errors."""
+def _pending(messages: list[dict], fail_on: str) -> tuple[list[str], list[str]]:
+    """Return (failing, not run): findings at or above `fail_on`, and rules a lookup failure stopped.
+
+    Both keep a --wait loop going, but only the first are problems found in the records.
+    """
     from diag.pipeline import SEVERITY_ORDER
 
     threshold = SEVERITY_ORDER[fail_on]
-    names = []
+    failing, not_run = [], []
     for message in messages:
         for outcome in message["outcomes"]:
-            failing = outcome["outcome"] == "fail" and SEVERITY_ORDER[outcome["severity"]] >= threshold
-            if failing or outcome["outcome"] == "error":
-                names.append(f"{message['source']['path']}:{outcome['name']}")
-    return names
+            name = f"{message['source']['path']}:{outcome['name']}"
+            if outcome["outcome"] == "fail" and SEVERITY_ORDER[outcome["severity"]] >= threshold:
+                failing.append(name)
+            elif outcome["outcome"] == "error":
+                not_run.append(name)
+    return failing, not_run
+
+
+def _names(names: list[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
+def progress_line(attempt: int, messages: list[dict], failing: list[str], not_run: list[str]) -> str:
+    """Return the --wait progress line: failing checks, and checks a DNS failure stopped, apart."""
+    from diag.report.dnsview import failed_lookups
+
+    parts = []
+    if failing:
+        parts.append(f"{len(failing)} still failing ({_names(failing)})")
+    if not_run:
+        statuses = sorted({lookup["status"] for message in messages for lookup in failed_lookups(message.get("dns") or {})})
+        cause = f"DNS {', '.join(status.upper() if status != 'timeout' else status for status in statuses)}" if statuses else "a lookup failed temporarily"
+        parts.append(f"{len(not_run)} {'check' if len(not_run) == 1 else 'checks'} could not run ({cause})")
+    return f"maildiag: check {attempt}: {'; '.join(parts)}"
 
 
 def wait_for_expectations(run: Run, domains: list[str], seconds: float, fail_on: str) -> list[dict]:
-    """Poll until no finding at or above `fail_on` remains, or `seconds` have passed."""
+    """Poll until no finding at or above `fail_on` and no lookup failure remains, or `seconds` have passed."""
     deadline = time.monotonic() + seconds
     attempt = 1
     while True:
         messages = run.check_all(domains)
-        pending = _pending(messages, fail_on)
+        failing, not_run = _pending(messages, fail_on)
         remaining = deadline - time.monotonic()
-        if not pending or remaining <= 0:
+        if not (failing or not_run) or remaining <= 0:
             return messages
         pause = min(POLL_INTERVAL_SECONDS, remaining)
-        click.echo(f"maildiag: check {attempt}: {len(pending)} still failing ({', '.join(pending[:5])}{', ...' if len(pending) > 5 else ''}); next check in {pause:.0f} s, {remaining:.0f} s left", err=True)
+        click.echo(f"{progress_line(attempt, messages, failing, not_run)}; next check in {pause:.0f} s, {remaining:.0f} s left", err=True)
         time.sleep(pause)
         attempt += 1
 

@@ -14,7 +14,7 @@ from diag.dnscheck.dmarcrecord import KNOWN_TAGS, POLICIES, POLICY_RANK, ParsedR
 def starter_record(domain: str, min_policy: str | None = None) -> str:
     """Return the first record for a domain without one, with aggregate reports.
 
-    The policy is p=none (monitoring) unless `min_policy` asks for more: a record below it
+    The policy is p=none (monitoring) unless `min_policy` requires a stronger one, because a record below it
     would fail the minimum-policy check as soon as it is published.
     """
     policy = min_policy if min_policy in POLICY_RANK else "none"

@@ -360,7 +360,7 @@ def with_include(record: str, include: str) -> str:
 def suggest_merged(resolver, domain: str, records: list[str], required_includes: tuple[str, ...]) -> dict:
     """Return the facts of the one record to publish in place of `records`.
 
-    The merged record is walked like a published one, so the report can say whether it
+    The merged record is walked like a published one, so the report can state whether it
     stays within the RFC 7208 section 4.6.4 limits before anyone publishes it.
     """
     merged = merge_records(records)

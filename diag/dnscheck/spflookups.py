@@ -8,8 +8,6 @@ most 10 address records for its MX hosts; those do not count toward the 10 terms
 The input is the tree that diag.dnscheck.spf.walk_record builds.
 """
 
-from collections import Counter
-
 MAX_DNS_LOOKUPS = 10
 MAX_VOID_LOOKUPS = 2
 
@@ -68,28 +66,26 @@ def void_terms(tree: dict) -> list[dict]:
     ]
 
 
-def _count_lookup_terms(node: dict, counts: Counter) -> None:
-    """Count each lookup term by (kind, target). A repeated include is entered once, so the
-    terms inside it are not reported as repeated on their own."""
+def _place_lookup_terms(node: dict, places: dict) -> None:
+    """Map each lookup term's (kind, target) to where it is written: `mx in example.com`.
+
+    A repeated include is entered once, so the terms inside it are not reported as repeated
+    on their own.
+    """
     for fact in node.get("terms") or []:
         if not fact.get("lookups"):
             continue
         key = (fact.get("mechanism") or fact.get("modifier"), fact.get("target"))
-        counts[key] += 1
-        if counts[key] == 1 and fact.get("child"):
-            _count_lookup_terms(fact["child"], counts)
+        places.setdefault(key, []).append(f"{fact['term']} in {node.get('domain', '')}")
+        if len(places[key]) == 1 and fact.get("child"):
+            _place_lookup_terms(fact["child"], places)
 
 
 def repeated_terms(tree: dict) -> list[dict]:
-    """Return the lookup terms evaluated more than once in the tree, each with its count."""
-    counts: Counter = Counter()
-    _count_lookup_terms(tree, counts)
-    repeated = []
-    for (kind, target), count in counts.items():
-        if count > 1:
-            separator = "=" if kind == "redirect" else ":"
-            repeated.append({"term": f"{kind}{separator}{target}", "count": count})
-    return repeated
+    """Return the lookup terms evaluated more than once in the tree, with where each is written."""
+    places: dict = {}
+    _place_lookup_terms(tree, places)
+    return [{"kind": kind, "target": target, "count": len(where), "places": where} for (kind, target), where in places.items() if len(where) > 1]
 
 
 def lookup_advice(tree: dict, dns_lookups: int, void_lookups: int, keep: tuple[str, ...] = ()) -> list[str]:
@@ -104,7 +100,10 @@ def lookup_advice(tree: dict, dns_lookups: int, void_lookups: int, keep: tuple[s
         advice.append(f"Remove the terms whose lookup finds no records: {names}. They match no sender and each counts as a void lookup and a DNS lookup.")
 
     for item in repeated_terms(tree):
-        advice.append(f"{item['term']} is evaluated {item['count']} times in the include tree, and each time counts; keep it in one place.")
+        advice.append(
+            f"{item['kind']} for {item['target']} is evaluated {item['count']} times ({', '.join(item['places'])}), "
+            "and each evaluation counts; keep one of them."
+        )
 
     if dns_lookups > MAX_DNS_LOOKUPS:
         excess = dns_lookups - MAX_DNS_LOOKUPS

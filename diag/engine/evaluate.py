@@ -9,6 +9,7 @@ Outcomes, in the order they are decided:
 """
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from diag.engine.conditions import FactPath, Match, resolve_keys
@@ -60,26 +61,24 @@ def evaluate_for_report(rules: list[Rule], facts: dict) -> tuple[list[dict], lis
     """Return the fail outcomes of `rules` over `facts` and every rule's report summary.
 
     The fail outcomes are those evaluate() returns, in rule order. A summary holds the
-    keys that pipeline.outcome_summary keeps (name, code, title, severity, outcome and any
-    detail), in the order of `rules`. The summary of a pass or not_applicable outcome is
-    copied from one built once per rule, so those outcomes, about 95 % of them, cost a
-    dict copy each.
+    keys that outcome_summary keeps (name, code, title, severity, outcome and any detail),
+    in the order of `rules`. The summary of a pass or not_applicable outcome depends only
+    on the rule and its detail, so it is built once and copied.
     """
-    available = {source: _has_source(facts, source) for source in SOURCES}
+    available = tuple(_has_source(facts, source) for source in SOURCES)
+    plan = _plan(rules, available)
+    # Copies of the summaries of the rules whose sources are absent, made by C code; the
+    # entries of the other rules are replaced below.
+    summaries = list(map(dict, plan.summaries))
     debug = log.isEnabledFor(logging.DEBUG)
-    unmet_by_needs: dict[tuple[str, ...], str | None] = {}
+    if debug:
+        for summary in plan.summaries:
+            if summary:
+                log.debug("rule %s (%s): not_applicable", summary["name"], summary["code"])
 
     findings = []
-    summaries = []
-    for rule in rules:
-        needs = rule.needs
-        if needs not in unmet_by_needs:
-            unmet_by_needs[needs] = _unmet_needs(needs, available)
-        unmet = unmet_by_needs[needs]
-        if unmet is not None:
-            outcome, match, detail = "not_applicable", None, unmet
-        else:
-            outcome, match, detail = _judge(rule, facts)
+    for index, rule in plan.judged:
+        outcome, match, detail = _judge(rule, facts)
         if debug:
             log.debug("rule %s (%s): %s", rule.name, rule.code, outcome)
 
@@ -87,15 +86,64 @@ def evaluate_for_report(rules: list[Rule], facts: dict) -> tuple[list[dict], lis
             result = _result(rule, facts, outcome, match, detail)
             if outcome == "fail":
                 findings.append(result)
-            summaries.append(outcome_summary(result))
+            summaries[index] = outcome_summary(result)
             continue
-        cache = rule.summaries
-        key = (outcome, detail)
-        summary = cache.get(key)
+        summary = rule.report_summaries.get(detail)
         if summary is None:
-            summary = cache[key] = outcome_summary({**rule.identity, "outcome": outcome, "detail": detail} if detail else {**rule.identity, "outcome": outcome})
-        summaries.append(dict(summary))
+            summary = rule.report_summaries[detail] = _constant_summary(rule, outcome, detail)
+        summaries[index] = dict(summary)
     return findings, summaries
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The rules of one rule list split by whether their `needs` sources are present."""
+
+    rules: tuple[Rule, ...]
+    # The not_applicable summary of each rule whose sources are absent, and {} in the
+    # places of the other rules.
+    summaries: tuple[dict, ...]
+    # (position, rule) of each rule whose sources are present.
+    judged: tuple[tuple[int, Rule], ...]
+
+
+# Plans by (id of the rule list, presence of each of SOURCES). A message's sources are
+# one of a few combinations, and callers pass the same list for every message.
+_plans: dict[tuple[int, tuple[bool, ...]], _Plan] = {}
+_MAX_PLANS = 64
+
+
+def _plan(rules: list[Rule], available: tuple[bool, ...]) -> _Plan:
+    key = (id(rules), available)
+    plan = _plans.get(key)
+    # A list can change between calls, and its id can be reused after it is freed, so
+    # the cached plan must hold the same rule objects in the same order. Rule compares by
+    # identity (eq=False), so this check is one pass of pointer comparisons.
+    if plan is not None and len(plan.rules) == len(rules) and plan.rules == tuple(rules):
+        return plan
+
+    present = dict(zip(SOURCES, available))
+    summaries = []
+    judged = []
+    for index, rule in enumerate(rules):
+        unmet = _unmet_needs(rule.needs, present)
+        if unmet is None:
+            judged.append((index, rule))
+            summaries.append({})
+        else:
+            summaries.append(_constant_summary(rule, "not_applicable", unmet))
+    plan = _Plan(tuple(rules), tuple(summaries), tuple(judged))
+    if len(_plans) >= _MAX_PLANS:
+        _plans.clear()
+    _plans[key] = plan
+    return plan
+
+
+def _constant_summary(rule: Rule, outcome: str, detail: str | None) -> dict:
+    fields = {**rule.identity, "outcome": outcome}
+    if detail:
+        fields["detail"] = detail
+    return outcome_summary(fields)
 
 
 def outcome_summary(outcome: dict) -> dict:

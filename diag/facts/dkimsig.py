@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 
 # RFC 6376 section 3.2: tag-name = ALPHA *ALNUMPUNC, where ALNUMPUNC is a letter, digit or "_".
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_WHITESPACE = re.compile(r"\s+")
 
 # Tags whose values are base64 (RFC 6376 section 3.5); folding whitespace inside is removed.
 _BASE64_TAGS = ("b", "bh")
@@ -47,7 +46,9 @@ def parse_tag_list(value: str) -> tuple[dict[str, str], list[str]]:
         if name in tags:
             errors.append(f"tag {name!r} appears more than once (RFC 6376 section 3.2)")
             continue
-        tags[name] = _WHITESPACE.sub(" ", tag_value.strip())
+        # str.split() splits at the characters that the regex \s matches (both use
+        # str.isspace), and it is several times faster than re.sub here.
+        tags[name] = " ".join(tag_value.split())
     return tags, errors
 
 
@@ -65,7 +66,7 @@ def describe(tags: dict[str, str]) -> dict:
         described["h"] = [field.strip() for field in tags["h"].split(":") if field.strip()]
     for name in _BASE64_TAGS:
         if name in tags:
-            described[name] = _WHITESPACE.sub("", tags[name])
+            described[name] = "".join(tags[name].split())
     for name in _INTEGER_TAGS:
         if name in tags:
             text = tags[name].strip()

@@ -31,6 +31,13 @@ _MARKER = re.compile("\x00(\\d+)\x00")
 
 # A clause keyword is a whole word followed by whitespace, so "pod-id" and "HELO" do not match.
 _KEYWORDS = frozenset({"from", "by", "via", "with", "id", "for"})
+# Every ASCII spelling of the keywords in upper and lower case ("From", "BY", ...), so that
+# a word is checked with one set lookup.
+_KEYWORD_FORMS = frozenset(
+    "".join(letter.upper() if bit == "1" else letter for letter, bit in zip(word, format(mask, f"0{len(word)}b")))
+    for word in _KEYWORDS
+    for mask in range(2 ** len(word))
+)
 # Case-insensitive matching also accepts a few non-ASCII letters ("ıd" with a dotless i),
 # so a non-ASCII word is checked with the regular expression.
 _KEYWORD = re.compile(r"(?:from|by|via|with|id|for)", re.IGNORECASE)
@@ -168,41 +175,34 @@ def _clauses(text: str, comments: list[str]) -> dict[str, tuple[str | None, list
     # The text is split into words once: a keyword is a whole word that whitespace follows,
     # so the last word counts only when the text ends in whitespace.
     tokens = text.split()
-    last_may_be_keyword = text[-1:].isspace()
+    final = tokens.pop() if tokens and not text[-1:].isspace() else None
     clauses: dict[str, tuple[str | None, list[str]]] = {}
 
     keyword = None
-    clause_tokens: list[str] = []
-    last = len(tokens) - 1
-    for index, token in enumerate(tokens):
-        # Keywords are two to four letters long, which skips the check for most words.
-        if len(token) <= 4 and _is_keyword(token) and (index < last or last_may_be_keyword):
-            if keyword is not None:
-                _add_clause(clauses, keyword, clause_tokens, comments)
+    words: list[str] = []
+    clause_comments: list[str] = []
+    for token in tokens:
+        if token in _KEYWORD_FORMS or (len(token) <= 4 and not token.isascii() and _KEYWORD.fullmatch(token)):
+            if keyword is not None and keyword not in clauses:
+                clauses[keyword] = (" ".join(words) or None, clause_comments)
             keyword = token.lower()
-            clause_tokens = []
+            words = []
+            clause_comments = []
         elif keyword is not None:
-            clause_tokens.append(token)
-    if keyword is not None:
-        _add_clause(clauses, keyword, clause_tokens, comments)
+            _add_token(token, words, clause_comments, comments)
+    if keyword is not None and keyword not in clauses:
+        if final is not None:
+            _add_token(final, words, clause_comments, comments)
+        clauses[keyword] = (" ".join(words) or None, clause_comments)
     return clauses
 
 
-def _is_keyword(token: str) -> bool:
-    # A letter that matches an ASCII letter case-insensitively is one code point too, so a
-    # keyword written with one still has two to four characters.
-    if token.isascii():
-        return token.lower() in _KEYWORDS
-    return _KEYWORD.fullmatch(token) is not None
-
-
-def _add_clause(clauses: dict, keyword: str, tokens: list[str], comments: list[str]) -> None:
-    if keyword in clauses:
-        return
+def _add_token(token: str, words: list[str], clause_comments: list[str], comments: list[str]) -> None:
     # Markers are whole tokens that start with NUL, see _strip_comments.
-    words = [token for token in tokens if token[0] != "\x00"]
-    clause_comments = [comments[int(token[1:-1])] for token in tokens if token[0] == "\x00"]
-    clauses[keyword] = (" ".join(words) or None, clause_comments)
+    if token[0] == "\x00":
+        clause_comments.append(comments[int(token[1:-1])])
+    else:
+        words.append(token)
 
 
 def _first_word(value: str | None) -> str | None:

@@ -30,7 +30,7 @@ class _computed_once:
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Header:
     """One header field as it appeared, top of the message first."""
 
@@ -39,6 +39,16 @@ class Header:
     value: str
     # 0 for the topmost field. Receivers prepend, so a lower position is a later hop.
     position: int
+
+    def __init__(self, name: str, value: str, position: int):
+        # The __init__ that a frozen dataclass generates sets each field through
+        # object.__setattr__, which made building the fields of a message cost twice as
+        # much. Writing the instance dict stores the same attributes, and assignment
+        # after construction still raises FrozenInstanceError.
+        fields = self.__dict__
+        fields["name"] = name
+        fields["value"] = value
+        fields["position"] = position
 
     # Computed once, because the facts modules read the same value many times.
     @_computed_once

@@ -116,7 +116,7 @@ def _check_bytes(data: bytes, where: str, repairs: list[Repair]) -> bytes:
         )
     sample = data[:_SNIFF_CONTROL_BYTES]
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
-    if b"\x00" in data[:_SNIFF_BYTES] or controls > _MAX_CONTROL_SHARE * len(sample):
+    if data.find(b"\x00", 0, _SNIFF_BYTES) >= 0 or controls > _MAX_CONTROL_SHARE * len(sample):
         raise InputError(f"{where}: the input is binary, not a message; pass an .eml file or the headers as text")
     return data
 

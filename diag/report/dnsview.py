@@ -207,13 +207,24 @@ def _mx_row(mx: dict) -> DnsRow:
 
 
 def _nameservers_row(authoritative: dict) -> DnsRow:
-    servers = ", ".join(f"{server.get('name')} ({server.get('address')}) serial {server.get('serial')}" for server in authoritative.get("servers") or [])
+    servers = ", ".join(_server_text(server) for server in _dicts(authoritative.get("servers")))
     status = authoritative.get("status")
     result = {"ok": "agree", "disagree": "disagree"}.get(status, status or "")
     detail = f"{servers}; {authoritative.get('questions_compared', 0)} questions compared"
     if authoritative.get("disagreements"):
         detail += ", differ: " + ", ".join(f"{item['name']} {item['type']}" for item in authoritative["disagreements"])
+    for item in _dicts(authoritative.get("rule_differences")):
+        detail += f"; {item.get('rule')} fails on {', '.join(item.get('fails_on') or [])} only"
     return DnsRow("Nameservers", result, f"{authoritative.get('zone', '')}: {detail}")
+
+
+def _server_text(server: dict) -> str:
+    """Return `ns1.example.com (192.0.2.53) serial 7`, or `no answer from ...` for a server that did not answer the SOA query."""
+    where = f"{server.get('name')} ({server.get('address')})"
+    if server.get("serial") is None:
+        status = server.get("soa_status")
+        return f"no answer from {where}" + (f" ({status})" if status and status != "ok" else "")
+    return f"{where} serial {server['serial']}"
 
 
 def _hosts(fact: dict) -> str:
@@ -240,3 +251,35 @@ def _queries(fact: dict) -> list[dict]:
     queries += _dicts(fact.get("queries"))
     queries += _dicts(fact.get("query"))
     return queries
+
+
+# Answer statuses of diag.dns.resolver that mean a lookup failed temporarily.
+TEMPORARY_STATUSES = ("timeout", "servfail", "refused")
+
+
+def failed_lookups(dns: dict) -> list[dict]:
+    """Return each distinct lookup in the `dns` facts that failed temporarily: name, type, status, nameserver."""
+    found: dict[tuple, dict] = {}
+    _collect_failed(dns, found)
+    return list(found.values())
+
+
+def _collect_failed(value: object, found: dict) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _collect_failed(item, found)
+        return
+    if not isinstance(value, dict):
+        return
+    if value.get("status") in TEMPORARY_STATUSES and "name" in value and "type" in value:
+        key = (value.get("nameserver"), value["name"], value["type"])
+        found.setdefault(key, {"name": value["name"], "type": value["type"], "status": value["status"], "nameserver": value.get("nameserver")})
+    for item in value.values():
+        _collect_failed(item, found)
+
+
+def failed_lookups_text(lookups: list[dict]) -> str:
+    """Return `3 lookups failed (timeout, SERVFAIL)` for the headline and progress lines."""
+    statuses = sorted({lookup["status"] for lookup in lookups})
+    words = ", ".join(status.upper() if status in ("servfail", "refused") else status for status in statuses)
+    return f"{len(lookups)} {'lookup' if len(lookups) == 1 else 'lookups'} failed ({words})"

@@ -98,7 +98,7 @@ def _heading(view: ReportView) -> Text:
     text.append(": ")
     if view.counts["error"]:
         style = "bold red"
-    elif view.total_findings:
+    elif view.total_findings or any(subject.failed_lookups for subject in view.subjects):
         style = "bold yellow"
     else:
         style = "bold green"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from diag.facts.esp import provider_names
 from diag.report.causes import ChangeSummary, link_causes, summarise_changes
-from diag.report.dnsview import DnsRow, SpfTree, dns_rows, spf_trees
+from diag.report.dnsview import DnsRow, SpfTree, dns_rows, failed_lookups, failed_lookups_text, spf_trees
 from diag.report.evidence import dns_answer_line, format_value, is_dns_answer  # noqa: F401 (re-exported for junit and older callers)
 from diag.report.outcomes import OutcomeGroup, OutcomeView, did_not_apply_group, group_not_run, missing_sources
 from diag.verify.summary import verification_rows
@@ -118,6 +118,8 @@ class SubjectView:
     # Domains only: the DNS summary.
     dns_rows: list[DnsRow] = field(default_factory=list)
     spf_trees: list[SpfTree] = field(default_factory=list)
+    # Domains only: the lookups that failed temporarily (timeout, SERVFAIL, REFUSED).
+    failed_lookups: list[dict] = field(default_factory=list)
     # Messages only: maildiag's own DKIM, ARC, SPF and DMARC results (verify.*).
     verification: list[VerdictRow] = field(default_factory=list)
 
@@ -161,6 +163,11 @@ class ReportView:
         else:
             parts = [plural(self.counts[severity], severity) for severity in SEVERITIES if self.counts[severity]]
             headline = f"{plural(self.total_findings, 'finding')} ({', '.join(parts)}) in {scope}"
+        failed = [lookup for subject in self.subjects for lookup in subject.failed_lookups]
+        if failed:
+            # A temporary DNS failure is not a pass, so it leads the headline when nothing was found.
+            could_not_check = f"could not check: {failed_lookups_text(failed)}"
+            headline = f"{could_not_check} in {scope}" if not self.total_findings else f"{headline}; {could_not_check}"
         if self.input_errors:
             headline += f", {plural(len(self.input_errors), 'input error')}"
         return headline
@@ -271,6 +278,7 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
     if kind == "domain":
         view.dns_rows = [DnsRow(clean(row.check), clean(row.result), clean(row.detail)) for row in dns_rows(entry.get("dns") or {}, subject_domain(entry))]
         view.spf_trees = [SpfTree(clean(tree.domain), [clean(line) for line in tree.lines]) for tree in spf_trees(entry.get("dns") or {})]
+        view.failed_lookups = failed_lookups(entry.get("dns") or {})
 
     for repair in (entry.get("input") or {}).get("repairs") or []:
         where = f"line {repair.get('line')}" if repair.get("line") else "whole input"

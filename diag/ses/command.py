@@ -107,8 +107,9 @@ def check(region, profile, endpoint_url, fmt, output, fail_on, rules_dirs):
 
     Needs read access: ses:GetAccount, ses:ListEmailIdentities, ses:GetEmailIdentity,
     ses:ListConfigurationSets, ses:GetConfigurationSet, ses:GetConfigurationSetEventDestinations,
-    ses:GetIdentityNotificationAttributes and cloudwatch:GetMetricData. A denied call is
-    reported and the rest still run.
+    ses:GetIdentityNotificationAttributes and cloudwatch:GetMetricData. A denied or failed
+    call is reported (rule ses-lookups-failed) and the rest still run; the checks that need it
+    end as "could not check" and the exit code is 3. Exit 2 when every SES call is denied.
     """
     _protect()
     try:
@@ -152,8 +153,8 @@ def _config_document(path, from_env, offline, message_path, endpoint_url) -> dic
     facts, problems = config.check_offline(settings, aws.available_regions())
     ses: dict = {"region": facts.get("region"), "config": facts}
 
-    # The online checks need a usable region and key pair; the other settings' problems do
-    # not stop them, so a missing configuration set still gets its identity checked.
+    # The online checks need a usable region and key pair. Problems in the other settings
+    # do not stop them, so a config without a configuration set still gets its identity checked.
     blocking = sorted({problem["field"] for problem in problems} & {"Region", "AccessKeyId", "SecretAccessKey"})
     if not offline and blocking:
         facts["online"] = f"skipped: fix {', '.join(blocking)} first"

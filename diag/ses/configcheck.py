@@ -90,7 +90,7 @@ def check_identity(recorder: Recorder, address: str) -> dict:
             result.update(verified=True, name=name, status=status, lookup="ok")
             return result
 
-    # Not verified as far as the answers go; a failed lookup leaves the question open.
+    # No candidate is verified. A failed lookup leaves the result open, so `lookup` records it.
     failed = [candidate["status"] for candidate in result["candidates"] if candidate["status"] in FAILED_OUTCOMES]
     result["lookup"] = failed[0] if failed else "ok"
     return result

@@ -2,7 +2,7 @@
 
 Each recorded outcome is `ok`, `not_found` (the named resource does not exist), `denied` (IAM refused the call, including a bare HTTP 403),
 `temperror` (throttled, a 5xx after botocore's retries, or the endpoint unreachable) or
-`error` (any other failure, such as an answer that is not an AWS API response). Missing
+`error` (any other failure, such as a response that is not an AWS API response). Missing
 credentials end the command at once because every later call would fail the same way, and
 so do rejected credentials unless the caller asks to record them.
 """
@@ -52,16 +52,20 @@ class Recorder:
             if code in aws.BAD_CREDENTIALS_CODES and not record_bad_credentials:
                 raise aws.translate(error, operation, self.context.region, service) from None
             if code == "NotFoundException":
-                # An answer, not a failure: the identity or configuration set does not exist.
+                # A valid response, not a failure: the identity or configuration set does not exist.
                 self.outcomes[key] = "not_found"
                 return None
             self._record_failure(key, service, operation, self._classify(error), code, _first_line(error.response.get("Error", {}).get("Message")))
             return None
         except ResponseParserError:
-            # The body was no AWS error document (an HTML page from a proxy or a test
+            # The body is no AWS error document (an HTML page from a proxy or a test
             # server), so the HTTP status is the only clue.
             status = self.context.last_status.get(service) or 0
-            outcome = "denied" if status == 403 else "temperror" if status >= 500 else "error"
+            outcome = "error"
+            if status == 403:
+                outcome = "denied"
+            elif status >= 500:
+                outcome = "temperror"
             self._record_failure(key, service, operation, outcome, f"HTTP {status}" if status else "ResponseParserError",
                                  "the answer is not an AWS API response")
             return None
@@ -103,6 +107,11 @@ class Recorder:
 
 
 def _first_line(text: str | None) -> str:
-    # Some endpoints return a whole HTML page as the error message.
     lines = (text or "").strip().splitlines()
-    return lines[0][:200] if lines else ""
+    if not lines:
+        return ""
+    if lines[0].startswith("<"):
+        # An HTML page or an XML document that botocore could not read. Its first line
+        # ("<!doctype html>") carries no information.
+        return "an HTML or XML body that is not an AWS error response"
+    return lines[0][:200]

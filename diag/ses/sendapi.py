@@ -59,9 +59,9 @@ def preflight(context: aws.AwsContext, recipients: list[Recipient]) -> dict:
 
 
 def _rejected_error(error: botocore.exceptions.ClientError, region: str, sender: str, recipient: str) -> UsageError:
-    """Return the error for a MessageRejected answer, with the fix for the identity SES named.
+    """Return the error for a MessageRejected response, with the fix for the identity SES named.
 
-    SES answers "Email address is not verified. The following identities failed the check
+    SES returns "Email address is not verified. The following identities failed the check
     in region REGION: ..." for an unverified From, and for an unverified recipient in the
     sandbox; other servers word an unauthorised From as "did not have authority to send".
     """

@@ -103,7 +103,7 @@ def diagnose_body(message: bytes, body: bytes, tags: dict) -> dict:
     kind is `appended` (the signed body is intact, text was added after it), `reencoded`
     (the decoded body matches: a hop changed the Content-Transfer-Encoding) or `changed`.
     `transfer_encoding` is the top-level Content-Transfer-Encoding of this copy. For
-    `reencoded`, `signed_7bit` tells whether the signed body was already 7bit data, in which
+    `reencoded`, `signed_7bit` is true when the signed body was already 7bit data, in which
     case signing 7-bit content would not have prevented the conversion.
     """
     change = _diagnose(message, body, tags)
@@ -143,7 +143,7 @@ def _diagnose(message: bytes, body: bytes, tags: dict) -> dict:
                 "kind": "reencoded",
                 "encoding": encoding,
                 "signed_7bit": _is_7bit(text),
-                "detail": f"the decoded body matches the signature: a hop re-encoded the body to {encoding} after signing",
+                "detail": f"the decoded body matches the signature, so a hop re-encoded the body to {encoding} after signing",
             }
 
     return {"kind": "changed", "detail": "the body differs from the signed body; no appended text or re-encoding explains it"}

@@ -12,6 +12,7 @@ the address must come from the receiver's first hop, not from an earlier relay. 
    the receiver added when it accepted the message.
 """
 
+import functools
 import ipaddress
 import re
 
@@ -28,6 +29,9 @@ def _address(text: str | None) -> str | None:
     return normal_ip(text.strip().strip("[]").rstrip("."))
 
 
+# Cached because the same relay addresses recur from message to message, and
+# ipaddress.ip_address() costs several microseconds.
+@functools.lru_cache(maxsize=4096)
 def _is_outside(ip: str) -> bool:
     address = ipaddress.ip_address(ip)
     return not (address.is_loopback or address.is_link_local or any(address in network for network in _INTERNAL if network.version == address.version))

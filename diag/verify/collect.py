@@ -84,6 +84,9 @@ def _since_receipt(entry: dict, received_at: float | None) -> str:
     if entry["reason"] in ("key-not-found", "key-revoked"):
         signed = f" (signed {entry['signed_at']})" if entry.get("signed_at") else ""
         return f"the key {entry.get('key_name')} was removed or revoked after {when}{signed}: the signer rotated its selector"
+    if entry["reason"] == "expired" and entry.get("expired_at_receipt"):
+        # RFC 6376 section 3.5: verifiers MAY consider an expired signature invalid.
+        return "x= had already passed when the receiver checked it, and the receiver ignored x="
     if entry["reason"] == "expired":
         return "the signature's x= date has passed since the receiver checked it"
     change = entry.get("body_change") or {}

@@ -1,11 +1,10 @@
 """Say what probably changed when a DKIM header signature fails but the body hash matches.
 
-The header hash covers the fields listed in h= (RFC 6376 section 3.7). One change is
-proven by re-verifying: under `simple` header canonicalisation (section 3.4.1) a hop that
-only re-folds a field or changes its spaces breaks the signature, so the message is
-verified again with the signed fields in whitespace variants (see
-whitespace_changed_fields). Other causes are hints read from the fields that lists and
-forwarders add, and are worded as likely, not proven.
+The header hash covers the fields listed in h= (RFC 6376 section 3.7). Under `simple`
+header canonicalisation (section 3.4.1) a hop that only re-folds a field or changes its
+spaces breaks the signature. That change is proven by verifying again with the signed
+fields in whitespace variants (see whitespace_changed_fields). Other causes are hints read
+from the fields that lists and forwarders add, and are worded as likely, not proven.
 """
 
 import logging
@@ -45,8 +44,9 @@ def _unfolded(value: bytes) -> bytes:
 def _normalised(value: bytes) -> bytes:
     """Return the value unfolded, each run of spaces and tabs as one space, no trailing space.
 
-    Relaxed header canonicalisation (RFC 6376 section 3.4.2) compares values in this form,
-    with one space kept after the colon as a sender writes it.
+    Relaxed header canonicalisation (RFC 6376 section 3.4.2) also unfolds, collapses these
+    runs and drops the spaces around the colon, so it ignores every change made here. One
+    space is kept after the colon, as senders write it.
     """
     collapsed = _WSP_RUN.sub(b" ", _unfolded(value)).rstrip(b" ")
     return collapsed if collapsed.startswith(b" ") else b" " + collapsed

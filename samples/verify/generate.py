@@ -70,7 +70,12 @@ def main() -> None:
         "dmarc-none-then.eml": delivered(signed(), results(dmarc="none")),
         "spf-changed.eml": delivered(signed(), results(), ip="203.0.113.9", helo="out.example.net"),
         "length-tag.eml": delivered(sign(message(sender=f"news@{SHOP}"), key, "s2026", SHOP, length=True) + b"Unsubscribe: https://unsubscribe.example.net/u/8812\r\n", results()),
-        "expired.eml": delivered(sign_with_times(message(sender=f"news@{SHOP}"), key, "s2026", SHOP, signed_at=now - 30 * 86400, expires=now - 29 * 86400), results()),
+        "expired.eml": delivered(sign_with_times(message(sender=f"news@{SHOP}", date=email.utils.formatdate(now - 30 * 86400, usegmt=True)), key, "s2026", SHOP, signed_at=now - 30 * 86400, expires=now - 29 * 86400), results()),
+        # x= an hour before the Date field: the signer's clock or lifetime setting is wrong.
+        "expired-before-sent.eml": delivered(sign_with_times(message(sender=f"news@{SHOP}", date=email.utils.formatdate(now, usegmt=True)), key, "s2026", SHOP, signed_at=now - 7200, expires=now - 3600), results()),
+        # Copies without the receiver's fields, as exported from a Sent folder.
+        "no-receiver-good.eml": signed(),
+        "no-receiver-key-missing.eml": sign(message(sender=f"news@{SHOP}"), old_key, "s2024", SHOP),
         "rsa-sha1.eml": delivered(sign(message(sender=f"news@{SHOP}"), key, "s2026", SHOP, algorithm=b"rsa-sha1"), results(dkim="fail (rsa-sha1 not accepted)", dmarc="fail")),
         "key-revoked.eml": delivered(sign(message(sender=f"news@{SHOP}"), key, "revoked", SHOP), results(dkim="permerror (key revoked)", selector="revoked", dmarc="pass")),
     }

@@ -30,6 +30,17 @@ def make_sink(fmt: str, stream: TextIO, header: dict):
     return importlib.import_module(FORMATS[fmt]).Sink(stream, header)
 
 
+def reason_of(entry: dict) -> str:
+    """Return the message of an input error or skipped input without its leading "PATH: ".
+
+    Messages name the path so that they stand alone on stderr and in JSON; tables that show
+    the path in its own cell show only the reason.
+    """
+    message = entry["message"]
+    prefix = f"{entry['source']}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
 def payload_of(fmt: str) -> str | None:
     """Return the payload kind that format `fmt` needs from the workers."""
     return importlib.import_module(FORMATS[fmt]).Sink.payload

@@ -1,13 +1,17 @@
-"""CSV: one row per message or input error, written as they finish (RFC 4180, CRLF line ends)."""
+"""CSV: one row per message, input error or skipped input, written as they finish (RFC 4180, CRLF line ends)."""
 
 import csv
 from typing import TextIO
 
+from diag.audit.formats import reason_of
 from diag.audit.runner import Result
 
+# source, index and message_id identify a message, also one of many in an mbox. `date` is
+# ISO 8601, or the Date field as written when it cannot be read.
 COLUMNS = (
-    "source", "index", "from_domain", "org_domain", "receiver", "spf", "dkim", "dmarc",
-    "compauth", "reason", "scl", "bcl", "cat", "findings", "error",
+    "source", "index", "message_id", "date", "subject", "from_address", "from_domain", "org_domain",
+    "receiver", "spf", "spf_aligned", "dkim", "dmarc", "compauth", "reason", "scl", "bcl", "cat",
+    "findings", "error", "skipped",
 )
 # A cell that starts with one of these is read as a formula by spreadsheet programs (OWASP
 # "CSV Injection"); such text cells get a leading apostrophe. Numbers are left alone.
@@ -35,11 +39,14 @@ class Sink:
 
     def add(self, result: Result) -> None:
         if result.error is not None:
-            row = {"source": result.path, "index": result.index, "error": result.error["message"]}
+            row = {"source": result.path, "index": result.index, "error": reason_of(result.error)}
+        elif result.skipped is not None:
+            row = {"source": result.path, "index": result.index, "skipped": reason_of(result.skipped)}
         else:
             record = result.record
             row = {column: record.get(column) for column in COLUMNS}
             row["source"] = record["path"]
+            row["date"] = record["date"] or record["date_raw"]
             # Finding names are slugs; ";" keeps the column one cell.
             row["findings"] = ";".join(name for name, _ in record["findings"])
         self.writer.writerow([cell(row.get(column)) for column in COLUMNS])

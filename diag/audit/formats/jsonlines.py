@@ -1,8 +1,9 @@
 """JSON Lines: one line per message as it finishes, one per input error, and a final summary line.
 
 Lines are objects with a `type`:
-    {"type": "message", "message": {...}}   the message exactly as in `analyze -f json`
+    {"type": "message", "message": {...}}   the message as in `analyze -f json`, outcomes reduced
     {"type": "error", "error": {"source", "index", "message"}}
+    {"type": "skipped", "skipped": {"source", "index", "message"}}
     {"type": "summary", "schema_version", "tool", "command", "shard", "summary": {...}}
 Nothing is kept in memory, so batches of any size stream through. `audit --merge` reads these.
 """
@@ -27,6 +28,8 @@ class Sink:
     def add(self, result: Result) -> None:
         if result.error is not None:
             self.stream.write(_line({"type": "error", "error": result.error}) + "\n")
+        elif result.skipped is not None:
+            self.stream.write(_line({"type": "skipped", "skipped": result.skipped}) + "\n")
         else:
             self.stream.write(result.payload + "\n")
 

@@ -26,12 +26,16 @@ class Sink:
         self.stream = stream
         self.header = header
         self.errors: list[dict] = []
+        self.skipped: list[dict] = []
         self.count = 0
         self.stream.write('{\n  "command": ' + json.dumps(header["command"]) + ',\n  "messages": [')
 
     def add(self, result: Result) -> None:
         if result.error is not None:
             self.errors.append(result.error)
+            return
+        if result.skipped is not None:
+            self.skipped.append(result.skipped)
             return
         separator = "," if self.count else ""
         self.stream.write(separator + "\n" + INDENT * 2 + result.payload.replace("\n", "\n" + INDENT * 2))
@@ -41,6 +45,7 @@ class Sink:
         self.stream.write(("\n" + INDENT + "]") if self.count else "]")
         fields = {key: value for key, value in self.header.items() if key != "command"}
         fields["errors"] = self.errors
+        fields["skipped"] = self.skipped
         fields["summary"] = summary
         for key in sorted(fields):
             self.stream.write(",\n" + INDENT + json.dumps(key) + ": " + _value(fields[key]))

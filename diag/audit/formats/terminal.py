@@ -5,13 +5,19 @@ from typing import TextIO
 from rich.table import Table
 from rich.text import Text
 
+from diag.audit.formats import reason_of
+from diag.audit.rows import Row, table_row
 from diag.audit.runner import Result
-from diag.audit.summary import CHECKS
+from diag.audit.summary import CHECK_LABELS, CHECKS
 from diag.report.terminal import TONE_STYLE, make_console
 from diag.report.view import clean, result_tone
 
 # Findings named per row of the domain and receiver tables; the JSON summary has five.
 TABLE_FINDINGS = 3
+# Columns of the domain and receiver tables: the results DMARC uses ("aligned": the domain
+# aligns with From). The raw SPF rate is in the pass-rate line above them, so that the
+# tables fit 100 columns.
+CHECK_COLUMNS = {"spf_aligned": "SPF aligned", "dkim": "DKIM aligned", "dmarc": "DMARC", "compauth": "compauth"}
 
 
 def percent(check: dict) -> str:
@@ -27,15 +33,16 @@ def short_percent(check: dict) -> str:
 
 
 def group_table(title: str, groups: list[dict]) -> Table:
-    table = Table(title=title, title_justify="left", caption="pass rates: share of the messages that carry the check")
+    table = Table(title=title, title_justify="left",
+                  caption="pass rates: share of the messages that carry the check; aligned: the domain aligns with From (RFC 7489)")
     table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=28)
-    table.add_column("messages", justify="right")
-    for check in CHECKS:
-        table.add_column(check, justify="right", no_wrap=True)
-    table.add_column("top findings", ratio=1, overflow="fold")
+    table.add_column("messages", justify="right", no_wrap=True)
+    for heading in CHECK_COLUMNS.values():
+        table.add_column(heading, justify="right", no_wrap=True)
+    table.add_column("top findings", ratio=1, min_width=20, overflow="fold")
     for group in groups:
         findings = ", ".join(f"{item['name']} ({item['count']})" for item in group["top_findings"][:TABLE_FINDINGS])
-        table.add_row(clean(group["name"]), str(group["messages"]), *(short_percent(group["checks"][check]) for check in CHECKS), findings)
+        table.add_row(clean(group["name"]), str(group["messages"]), *(short_percent(group["checks"][check]) for check in CHECK_COLUMNS), findings)
     return table
 
 
@@ -44,20 +51,29 @@ class Sink:
 
     def __init__(self, stream: TextIO, header: dict) -> None:
         self.console = make_console(stream)
-        self.records: list[dict] = []
+        self.records: list[Row] = []
         self.errors: list[dict] = []
+        self.skipped: list[dict] = []
 
     def add(self, result: Result) -> None:
         if result.error is not None:
             self.errors.append(result.error)
+        elif result.skipped is not None:
+            self.skipped.append(result.skipped)
         else:
-            self.records.append(result.record)
+            self.records.append(table_row(result.record))
 
     def finish(self, summary: dict) -> None:
         console = self.console
         console.print(Text(f"maildiag audit: {summary['messages']} messages, {summary['messages_with_findings']} with findings, "
                            f"{summary['input_errors']} input errors", style="bold"))
-        console.print(Text("Pass rates: " + "; ".join(f"{check} {percent(summary['checks'][check])}" for check in CHECKS)))
+        period = summary["period"]
+        if "first" in period:
+            console.print(Text(f"Messages dated {clean(period['first'])} to {clean(period['last'])} (Date field)"
+                               + (f"; {period['undated']} without a readable Date" if period["undated"] else "")))
+        console.print(Text("Pass rates: " + "; ".join(f"{CHECK_LABELS[check]} {percent(summary['checks'][check])}" for check in CHECKS)))
+        if self.errors:
+            console.print(Text(f"{len(self.errors)} input errors: listed at the end", style="red"))
 
         if summary["findings_by_name"]:
             findings = Table(title="Findings by frequency", title_justify="left")
@@ -86,17 +102,25 @@ class Sink:
         for error in self.errors:
             console.print(Text(clean(error["message"])))
 
+        if self.skipped:
+            console.print(Text(f"\nSkipped inputs ({len(self.skipped)})", style="bold"))
+        for entry in self.skipped:
+            console.print(Text(f"{clean(entry['source'])}: {clean(reason_of(entry))}"))
+
     @staticmethod
-    def _message_line(record: dict) -> Text:
-        line = Text(clean(record["path"]))
-        if record["index"]:
-            line.append(f" #{record['index']}")
-        line.append(f"  {clean(record['from_domain'] or '-')}  ")
+    def _message_line(record: Row) -> Text:
+        line = Text(clean(record.path))
+        if record.mbox:
+            line.append(f" #{record.index}")
+        if record.message_id:
+            line.append(f" {clean(record.message_id)}")
+        line.append(f"  {record.date[:10] if record.date else '-'}  {clean(record.subject or '-')}")
+        line.append(f"  {clean(record.from_domain or '-')}  ")
         for check in CHECKS:
-            word = record[check] or "-"
+            word = getattr(record, check) or "-"
             line.append(f"{check}=")
             line.append(clean(word), style=TONE_STYLE.get(result_tone(word), ""))
             line.append(" ")
-        if record["findings"]:
-            line.append(" " + ", ".join(name for name, _ in record["findings"]))
+        if record.findings:
+            line.append(" " + ", ".join(name for name, _ in record.findings))
         return line
