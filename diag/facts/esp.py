@@ -2,16 +2,14 @@
 
 import functools
 
-import yaml
-
+from diag.facts import tables
 from diag.facts.orgdomain import org_domain
-from diag.paths import data_path
 
 
 @functools.lru_cache(maxsize=1)
 def _domains() -> dict[str, str]:
-    with open(data_path("rules") / "tables" / "esp.yaml", encoding="utf-8") as handle:
-        table = yaml.safe_load(handle)
+    # tables.load reads the file once, with libyaml, for both functions here.
+    table = tables.load("esp")
     by_domain = {}
     for key, provider in table["providers"].items():
         for domain in provider["domains"]:
@@ -30,6 +28,5 @@ def provider_of(domain: str | None) -> str | None:
 @functools.lru_cache(maxsize=1)
 def provider_names() -> dict[str, str]:
     """Return provider key to display name."""
-    with open(data_path("rules") / "tables" / "esp.yaml", encoding="utf-8") as handle:
-        table = yaml.safe_load(handle)
+    table = tables.load("esp")
     return {key: provider["name"] for key, provider in table["providers"].items()}
