@@ -20,7 +20,7 @@ RULES = load_rules([])
 def sample_cases():
     for rule in RULES:
         if "dns" in rule.needs:
-            # Rules on DNS answers run with their zone files in test_verify_rules.py and the DNS check tests.
+            # Rules on DNS answers run in test_dns_rules_samples.py, test_dnsjoin.py and test_verify_rules.py.
             continue
         for expected, samples in (("fail", rule.samples_fail), ("pass", rule.samples_pass)):
             for sample in samples:

@@ -60,7 +60,7 @@ def evaluate(rules: list[Rule], facts: dict) -> list[dict]:
 def evaluate_for_report(rules: list[Rule], facts: dict) -> tuple[list[dict], list[dict]]:
     """Return the fail outcomes of `rules` over `facts` and every rule's report summary.
 
-    The fail outcomes are those evaluate() returns, in rule order. A summary holds the
+    The fail outcomes are those evaluate() returns, in rule order. A summary contains the
     keys that outcome_summary keeps (name, code, title, severity, outcome and any detail),
     in the order of `rules`. The summary of a pass or not_applicable outcome depends only
     on the rule and its detail, so it is built once and copied.

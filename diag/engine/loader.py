@@ -186,7 +186,7 @@ def _read_documents(files: list[Path]) -> list[Any]:
 
     Parsing the shipped rule files took most of the time of loading them (about 18 ms of
     26 ms at start-up), so the parsed documents are kept in the per-user cache folder
-    (see diag.engine.cache). One entry per list of files holds the documents and the
+    (see diag.engine.cache). One entry per list of files contains the documents and the
     state they were parsed from: each file's device, inode, size, and modification and
     change times in nanoseconds, and the PyYAML version and loader. An edit changes the
     change time even when it keeps the size and modification time.

@@ -144,7 +144,7 @@ def _compile(source: str):
 def _cache_read(key: str):
     code = read_entry("templates", key)
     if code is not None and not isinstance(code, types.CodeType):
-        log.debug("template cache entry %s holds no code object, compiling again", key)
+        log.debug("template cache entry %s is not a code object, compiling again", key)
         return None
     return code
 

@@ -217,9 +217,9 @@ def _mime_message(clean: _CleanRead) -> Message:
     for header, value in zip(clean.headers, values):
         message.set_raw(header.name, value)
     if message.get_content_maintype() not in ("multipart", "message"):
-        # For any other type the feed parser makes the whole body, decoded as ASCII with
-        # surrogate escapes, the payload (email.feedparser, "some non-multipart type"),
-        # so the parser's line-by-line pass is skipped.
+        # For any other type, the feed parser sets the payload to the whole body decoded
+        # as ASCII with surrogate escapes (see "some non-multipart type" in
+        # email/feedparser.py). Doing that here skips the parser's line-by-line pass.
         message.set_payload(clean.body.decode("ascii", "surrogateescape"))
         return message
     return _parse_body(clean, values)
