@@ -33,11 +33,14 @@ def analyze_bytes(data: bytes, source: str, options: AnalyzeOptions, index: int 
     facts.update(options.extra_facts)
     if options.verify_session is not None:
         from diag.dnscheck.message import collect_message_dns
+        from diag.facts.esp import add_verified_evidence
         from diag.verify.collect import verify_message
 
         verified = verify_message(data, facts, options.verify_session)
         if verified is not None:
             facts["verify"] = verified
+            # A sending service's DKIM signature that verifies now shows that service signed it.
+            add_verified_evidence(facts["identities"], verified)
         # Headers alone are enough to compare the receiver's verdicts with DNS as it is now.
         joined = collect_message_dns(options.verify_session.resolver, facts, options.verify_session.spf_results)
         if joined is not None:

@@ -256,12 +256,19 @@ def test_header_fields_unknown_charset():
 
 
 def test_reason_needs_sources():
-    assert not_applicable_reason("needs dns, ses facts, which this input does not provide") == "needs dns, ses"
+    outcome = {"outcome": "not_applicable", "reason": "needs", "missing": ["dns", "ses"], "detail": "worded otherwise"}
+    assert not_applicable_reason(outcome) == "needs dns, ses"
 
 
 def test_reason_facts_absent():
-    assert not_applicable_reason("the facts this rule judges are absent: microsoft.scl is present does not hold") == "facts absent"
+    outcome = {"outcome": "not_applicable", "reason": "applies-false", "condition": "microsoft.scl is present"}
+    assert not_applicable_reason(outcome) == "facts absent"
+
+
+def test_reason_deferred():
+    outcome = {"outcome": "not_applicable", "reason": "deferred", "deferred_to": "forwarded-auth-broken"}
+    assert not_applicable_reason(outcome) == "deferred"
 
 
 def test_reason_other():
-    assert not_applicable_reason("something else") == "other"
+    assert not_applicable_reason({"outcome": "not_applicable", "detail": "needs dns facts, which this input does not provide"}) == "other"

@@ -78,7 +78,7 @@ def test_valid_rule_loads(tmp_path):
         ({"aliases": "old-name"}, "FILE: field 'aliases': expected a list of strings, found 'old-name'"),
         ({"applies": {"exist": "verdicts.spf"}}, "FILE: field 'applies': expected one operator of all, any, not, exists, missing, equals, in, gt, gte, lt, lte, matches, some, count, found 'exist'"),
         ({"when": None}, "FILE: field 'when': expected a value (the field is required), found nothing"),
-        ({"severty": "error"}, "FILE: field 'severty': expected only the fields name, code, title, severity, confidence, category, needs, when, message, evidence, why, fix, references, samples, aliases, applies, error_when, known_problems, found 'severty'"),
+        ({"severty": "error"}, "FILE: field 'severty': expected only the fields name, code, title, severity, confidence, category, needs, when, message, evidence, why, fix, references, samples, aliases, applies, error_when, defer_to, known_problems, found 'severty'"),
     ],
 )
 def test_invalid_field_message(tmp_path, changes, message):

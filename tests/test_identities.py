@@ -5,8 +5,14 @@ from email.parser import BytesHeaderParser
 
 import pytest
 
-from diag.facts import identities
+from diag.engine.loader import load_rules
+from diag.facts import esp, identities
+from diag.facts.build import build_facts
+from diag.messages.reader import read_message
 from diag.messages.model import Header
+from diag.pipeline import AnalyzeOptions, analyze_bytes
+
+RULES = load_rules([])
 
 
 def headers_of(*fields: tuple[str, str]) -> list[Header]:
@@ -183,19 +189,34 @@ def test_esp_from_ses_outgoing():
     assert facts["esp_source"] == "X-SES-Outgoing"
 
 
-def test_esp_from_message_id():
+def test_message_id_alone_weak():
     facts = identities.collect(headers_of(("Message-ID", "<0100018f-abc@email.amazonses.com>")))
-    assert facts["esp"] == "amazonses"
-    assert facts["esp_source"] == "Message-ID"
+    assert "esp" not in facts
+    assert "ses_markers" not in facts
+    assert facts["esp_unconfirmed"] == "amazonses"
+    assert facts["esp_evidence"] == [
+        {"field": "Message-ID", "value": "email.amazonses.com", "esp": "amazonses", "strength": "weak"}
+    ]
 
 
-def test_esp_from_dkim_domain():
+def test_dkim_field_alone_weak():
     facts = identities.collect(headers_of(
         ("DKIM-Signature", "v=1; a=rsa-sha256; d=example.com; s=s1; b=AAAA"),
         ("DKIM-Signature", "v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=sendgrid.net; s=smtpapi; b=BBBB"),
     ))
+    assert "esp" not in facts
+    assert facts["esp_unconfirmed"] == "sendgrid"
+
+
+def test_dkim_pass_confirms_esp():
+    facts = identities.collect(headers_of(
+        ("DKIM-Signature", "v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=sendgrid.net; s=smtpapi; b=BBBB"),
+    ))
+    esp.add_receiver_evidence(facts, {"dkim": [{"domain": "sendgrid.net", "result": "pass", "esp": "sendgrid"}]})
     assert facts["esp"] == "sendgrid"
     assert facts["esp_source"] == "DKIM-Signature"
+    assert facts["esp_evidence"][0]["strength"] == "strong"
+    assert "esp_unconfirmed" not in facts
 
 
 def test_esp_absent():
@@ -245,3 +266,59 @@ def test_ses_markers_absent_for_own_server():
     ))
     assert "ses_markers" not in facts
     assert "esp" not in facts
+
+
+# An application server that delivers straight to Microsoft 365 and copies an SES-style
+# Message-ID from an earlier message.
+DIRECT_WITH_SES_MESSAGE_ID = """\
+Return-Path: <erp@example.org>
+Received: from erp.example.org (203.0.113.10)
+ by DB8PEPF00000A11.eurprd04.prod.outlook.com (10.167.242.61) with Microsoft SMTP Server
+ id 15.20.8137.17; Fri, 6 Nov 2026 04:57:16 +0000
+Authentication-Results: spf=fail (sender IP is 203.0.113.10)
+ smtp.mailfrom=example.org; dkim=none (message not signed)
+ header.d=none;dmarc=fail action=oreject header.from=example.org;compauth=fail reason=000
+X-Forefront-Antispam-Report: CIP:203.0.113.10;CTRY:DE;LANG:en;SCL:9;SRV:;IPV:NLI;SFV:SPM;H:erp.example.org;PTR:erp.example.org;CAT:SPOOF;SFS:(13230040);DIR:INB;
+From: Accounts <invoices@example.org>
+To: ap@example.net
+Subject: Invoice 27
+Date: Fri, 6 Nov 2026 04:57:15 +0000
+Message-ID: <0102019417c7469b-000000@eu-west-1.amazonses.com>
+
+"""
+
+
+def test_direct_client_conflicts_with_message_id():
+    facts = build_facts(read_message(DIRECT_WITH_SES_MESSAGE_ID.encode(), source="test"))["identities"]
+    assert "esp" not in facts
+    assert facts["esp_unconfirmed"] == "amazonses"
+    assert facts["esp_conflict"] is True
+    assert {"field": "Received", "value": "erp.example.org (203.0.113.10)", "strength": "strong"} in facts["esp_evidence"]
+
+
+def test_direct_client_no_ses_spf_advice():
+    report = analyze_bytes(DIRECT_WITH_SES_MESSAGE_ID.encode(), source="test", options=AnalyzeOptions(rules=RULES))
+    finding = next(finding for finding in report["findings"] if finding["name"] == "spf-fail")
+    fix = " ".join(finding["fix"])
+    assert "include:amazonses.com" not in fix
+    assert "ip4:203.0.113.10" in fix
+    assert "not a server of Amazon SES" in finding["message"]
+
+
+def test_ses_client_confirms_esp():
+    ses_host = "a25-7.smtp-out.eu-west-1.amazonses.com"
+    block = DIRECT_WITH_SES_MESSAGE_ID.replace("from erp.example.org", f"from {ses_host}")
+    block = block.replace("H:erp.example.org;PTR:erp.example.org", f"H:{ses_host};PTR:{ses_host}")
+    facts = build_facts(read_message(block.encode(), source="test"))["identities"]
+    assert facts["esp"] == "amazonses"
+    assert facts["esp_source"] == "Received"
+    assert facts["ses_markers"] == ["Message-ID", "Received"]
+    assert "esp_conflict" not in facts
+
+
+def test_feedback_id_with_relay_conflicts():
+    block = DIRECT_WITH_SES_MESSAGE_ID.replace("From: Accounts", "Feedback-ID: 1.eu-west-1.abc=:AmazonSES\nFrom: Accounts")
+    facts = build_facts(read_message(block.encode(), source="test"))["identities"]
+    assert facts["esp"] == "amazonses"
+    assert facts["esp_source"] == "Feedback-ID"
+    assert facts["esp_conflict"] is True

@@ -10,7 +10,7 @@ import sys
 import termios
 from pathlib import Path
 
-from diag.report.outcomes import applies_condition, missing_sources
+from diag.report.outcomes import missing_sources, not_applied_note
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = "samples/headers/ses-to-m365-spoof.txt"
@@ -53,16 +53,24 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_missing_sources_parsed():
-    assert missing_sources({"outcome": "not_applicable", "detail": "needs message, dns facts, which this input does not provide"}) == {"message", "dns"}
+def test_missing_sources_field():
+    outcome = {"outcome": "not_applicable", "reason": "needs", "missing": ["message", "dns"], "detail": "worded otherwise"}
+    assert missing_sources(outcome) == {"message", "dns"}
 
 
 def test_missing_sources_applies_false():
-    assert missing_sources({"outcome": "not_applicable", "detail": "the facts this rule judges are absent: x is present does not hold"}) == frozenset()
+    outcome = {"outcome": "not_applicable", "reason": "applies-false", "condition": "x is present", "detail": "needs dns facts"}
+    assert missing_sources(outcome) == frozenset()
 
 
-def test_applies_condition_readable():
-    assert applies_condition("the facts this rule judges are absent: content.bulk equals true does not hold") == "applies when content.bulk equals true"
+def test_not_applied_note_condition():
+    outcome = {"outcome": "not_applicable", "reason": "applies-false", "condition": "content.bulk equals true"}
+    assert not_applied_note(outcome) == "applies when content.bulk equals true"
+
+
+def test_not_applied_note_deferred():
+    outcome = {"outcome": "not_applicable", "reason": "deferred", "deferred_to": "forwarded-auth-broken"}
+    assert not_applied_note(outcome) == "deferred to forwarded-auth-broken"
 
 
 def test_terminal_dns_group_names_from_domain():

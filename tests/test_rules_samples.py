@@ -83,7 +83,7 @@ CROSS_RULE_CASES = [
      ["which aligns with example.org but did not pass", "192.0.2.45", "SPF is aligned (MAIL FROM example.org)"],
      ["Optionally make SPF align", "Easy DKIM for the SES identity"]),
     ("samples/rules/spf-fail/ses-custom-mail-from.txt", "spf-fail", "fail",
-     ["came through Amazon SES (Feedback-ID, X-SES-Outgoing, Message-ID, DKIM-Signature)", "`v=spf1 include:amazonses.com ~all`"],
+     ["came through Amazon SES (Feedback-ID, X-SES-Outgoing, Message-ID, DKIM-Signature, Received)", "`v=spf1 include:amazonses.com ~all`"],
      ["ip4:"]),
     # Blocked senders and softpass at Microsoft 365.
     ("samples/rules/microsoft-blocked-sender/fail.txt", "microsoft-blocked-sender", "fail",

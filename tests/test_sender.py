@@ -2,8 +2,14 @@
 
 from pathlib import Path
 
+import pytest
+
+from diag.engine.loader import load_rules
 from diag.facts.build import build_facts
 from diag.messages.reader import read_message
+from diag.pipeline import AnalyzeOptions, analyze_bytes
+
+RULES = load_rules([])
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -80,3 +86,51 @@ def test_microsoft_comment_first():
 def test_no_client_found():
     verdicts = facts_of("Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=example.org\nFrom: a@example.org\n\n")["verdicts"]
     assert "sender_ip" not in verdicts
+
+
+MICROSOFT_NO_PTR = """\
+Received: from app3.example.com (198.51.100.23) by
+ DB8PEPF00000A11.eurprd04.prod.outlook.com (10.167.242.61) with Microsoft SMTP
+ Server id 15.20.8137.17; Wed, 4 Nov 2026 10:12:40 +0000
+Authentication-Results: spf=fail (sender IP is 198.51.100.23)
+ smtp.mailfrom=example.com; dkim=none (message not signed) header.d=none;dmarc=fail
+ action=none header.from=example.com;compauth=fail reason=001
+X-Forefront-Antispam-Report: CIP:198.51.100.23;CTRY:NL;LANG:en;SCL:5;SRV:;IPV:NLI;SFV:SPM;H:app3.example.com;PTR:InfoNoRecords;CAT:SPOOF;SFS:(13230040);DIR:INB;
+From: a@example.com
+
+"""
+
+
+def test_ptr_placeholder_not_rdns():
+    verdicts = facts_of(MICROSOFT_NO_PTR)["verdicts"]
+    assert "sender_rdns" not in verdicts
+    assert verdicts["sender_rdns_missing"] is True
+    assert verdicts["sender_rdns_source"] == "x-forefront-antispam-report"
+    assert verdicts["sender_reverse_name"] == "23.100.51.198.in-addr.arpa"
+
+
+@pytest.mark.parametrize("ptr", ["InfoDomainNonexistent", "localhost", "-bad-.example.com", "mail..example.com"])
+def test_ptr_not_host_name(ptr):
+    verdicts = facts_of(MICROSOFT_NO_PTR.replace("PTR:InfoNoRecords", f"PTR:{ptr}"))["verdicts"]
+    assert "sender_rdns" not in verdicts
+    assert verdicts["sender_rdns_missing"] is True
+
+
+def test_ptr_host_name_kept():
+    verdicts = facts_of(MICROSOFT_NO_PTR.replace("PTR:InfoNoRecords", "PTR:App3.Example.com."))["verdicts"]
+    assert verdicts["sender_rdns"] == "app3.example.com"
+    assert verdicts["sender_rdns_missing"] is False
+    assert "sender_reverse_name" not in verdicts
+
+
+def test_ptr_placeholder_not_in_spf_fix():
+    report = analyze_bytes(MICROSOFT_NO_PTR.encode(), source="test", options=AnalyzeOptions(rules=RULES))
+    finding = next(finding for finding in report["findings"] if finding["name"] == "spf-fail")
+    assert "infonorecords" not in " ".join(finding["fix"]).lower()
+    assert "app3.example.com" in " ".join(finding["fix"])
+
+
+def test_ptr_empty_unknown():
+    verdicts = facts_of(MICROSOFT_NO_PTR.replace("PTR:InfoNoRecords", "PTR:"))["verdicts"]
+    assert "sender_rdns" not in verdicts
+    assert "sender_rdns_missing" not in verdicts

@@ -4,6 +4,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
+from diag.audit.summary import dkim_word
 from diag.facts import authres, dkimsig, trust
 from diag.messages.model import Header
 
@@ -217,3 +218,31 @@ def test_dkim_comment_after_reason_kept():
     ]
     _, verdicts = trust.select(authres.collect(headers), headers, from_domain="example.com", dkim_signatures=[])
     assert "body hash did not verify" in verdicts["dkim"][0]["comment"]
+
+
+def microsoft_unsigned():
+    headers = make(("Authentication-Results", "spf=fail (sender IP is 203.0.113.10) smtp.mailfrom=example.org; "
+                    "dkim=none (message not signed) header.d=none;dmarc=fail action=oreject "
+                    "header.from=example.org;compauth=fail reason=000"))
+    return trust.select(authres.collect(headers), headers, "example.org", [])[1]
+
+
+def test_microsoft_unsigned_no_domain():
+    verdicts = microsoft_unsigned()
+    assert verdicts["dkim"][0]["domain"] is None
+    assert verdicts["dkim"][0]["result"] == "none"
+    assert verdicts["dkim"][0]["esp"] is None
+
+
+def test_microsoft_unsigned_summaries():
+    verdicts = microsoft_unsigned()
+    assert verdicts["dkim_signed"] is False
+    assert verdicts["dkim_esp_pass"] is False
+    assert "dkim_aligned_result" not in verdicts
+    assert dkim_word(verdicts) == "none"
+
+
+def test_signed_message_flagged():
+    _, verdicts = select("auth-m365-inbound-two-tenants.txt")
+    assert verdicts["dkim_signed"] is True
+    assert dkim_word(verdicts) == "not-aligned"

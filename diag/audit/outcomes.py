@@ -8,15 +8,12 @@ already in `findings` in full, and `error`) and replaces the others by
 per reason.
 """
 
-import re
 from collections import Counter
 
 # Outcomes kept in full; the others are only named or counted.
 KEPT_OUTCOMES = frozenset({"fail", "error"})
-# The details that diag.engine.evaluate writes for not_applicable outcomes.
-_NEEDS = re.compile(r"needs (?P<sources>[a-z_, ]+) facts\b")
-_ABSENT_PREFIX = "the facts this rule judges are absent"
 REASON_ABSENT = "facts absent"
+REASON_DEFERRED = "deferred"
 REASON_OTHER = "other"
 
 
@@ -37,7 +34,7 @@ def reduce_outcomes(message: dict) -> dict:
         elif word == "pass":
             passed.append(outcome["name"])
         else:
-            not_applicable[not_applicable_reason(outcome.get("detail"))] += 1
+            not_applicable[not_applicable_reason(outcome)] += 1
 
     reduced = dict(message)
     reduced["outcomes"] = kept
@@ -45,15 +42,17 @@ def reduce_outcomes(message: dict) -> dict:
     return reduced
 
 
-def not_applicable_reason(detail: str | None) -> str:
-    """Return the reason key of a not_applicable detail: "needs dns", "needs dns, ses", "facts absent" or "other"."""
-    # NOTE: the engine's outcomes carry the reason only as text, so the key is read from
-    # its wording; a detail worded otherwise counts as "other".
-    if not detail:
-        return REASON_OTHER
-    needs = _NEEDS.match(detail)
-    if needs:
-        return "needs " + needs.group("sources").strip()
-    if detail.startswith(_ABSENT_PREFIX):
+def not_applicable_reason(outcome: dict) -> str:
+    """Return the reason key of a not_applicable outcome: "needs dns", "needs dns, ses", "facts absent", "deferred" or "other".
+
+    The key comes from the outcome's `reason` and `missing` fields (diag.engine.evaluate);
+    an outcome without them counts as "other".
+    """
+    reason = outcome.get("reason")
+    if reason == "needs" and outcome.get("missing"):
+        return "needs " + ", ".join(outcome["missing"])
+    if reason == "applies-false":
         return REASON_ABSENT
+    if reason == "deferred":
+        return REASON_DEFERRED
     return REASON_OTHER

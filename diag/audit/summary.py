@@ -72,12 +72,15 @@ def dkim_word(verdicts: dict) -> str | None:
     """Return the DKIM result that counts for DMARC: the best aligned signature's result.
 
     `pass` needs a passing signature aligned with From (RFC 7489 section 3.1.1);
-    `not-aligned` means signatures were checked but none aligns.
+    `not-aligned` means signatures were checked but none aligns, and `none` that the
+    receiver reported the message unsigned.
     """
     if verdicts.get("dkim_aligned_pass"):
         return "pass"
     if verdicts.get("dkim_aligned_result"):
         return verdicts["dkim_aligned_result"]
+    if verdicts.get("dkim_signed") is False:
+        return "none"
     if verdicts.get("dkim"):
         return "not-aligned"
     return None

@@ -27,6 +27,8 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 }
 # `count` also accepts `equals` for an exact length.
 COUNT_COMPARISONS = {**COMPARISONS, "equals": eq}
+# Python operators of COUNT_COMPARISONS, for the generated leaf checks.
+_SYMBOLS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "equals": "=="}
 
 OPERATORS = ("all", "any", "not", "exists", "missing", "equals", "in", *COMPARISONS, "matches", "some", "count")
 
@@ -154,6 +156,54 @@ def resolve_keys(keys: tuple[str | int, ...], root: Any) -> Any:
     return value
 
 
+# Leaf checks by shape: (number of keys, or 0 for a path that `resolve` walks, and the
+# test's source). Each entry is a factory built once with exec, because the rule files
+# repeat a few shapes with different keys and constants.
+_leaf_factories: dict[tuple[int, str, tuple[str, ...]], Callable[..., "Check"]] = {}
+
+
+def _leaf_check(path: FactPath, test: str, **constants: Any) -> "Check":
+    """Build the check of a leaf condition: resolve `path` from the root, then evaluate `test`.
+
+    `test` is a Python expression over `fact` (the resolved value) and `constants`. For a
+    path of one to three names the lookups are written out in the function, as
+    _make_resolver's functions do them, which saves a call per leaf. Rules judge about a
+    hundred leaves per message.
+    """
+    keys = path.keys
+    depth = len(keys) if 1 <= len(keys) <= 3 and all(isinstance(key, str) for key in keys) else 0
+    names = sorted(constants)
+    shape = (depth, test, tuple(names))
+    factory = _leaf_factories.get(shape)
+    if factory is None:
+        factory = _leaf_factories[shape] = _build_leaf_factory(depth, test, names)
+    if depth:
+        return factory(*keys, **constants)
+    return factory(path.resolver, **constants)
+
+
+def _build_leaf_factory(depth: int, test: str, names: list[str]) -> Callable[..., "Check"]:
+    if depth == 0:
+        parameters = ["resolve"]
+        lookup = ["        fact = resolve(root)"]
+    else:
+        parameters = [f"key{index}" for index in range(depth)]
+        # The same steps as _make_resolver's resolve_one, resolve_two and resolve_three.
+        lookup = ["        fact = root.get(key0) if isinstance(root, dict) else None"]
+        for index in range(1, depth):
+            lookup.append(f"        fact = fact.get(key{index}) if isinstance(fact, dict) else None")
+    source = "\n".join([
+        f"def factory({', '.join(parameters + names)}):",
+        "    def check(root):",
+        *lookup,
+        f"        return {test}",
+        "    return check",
+    ])
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<condition leaf {depth} {test}>", "exec"), namespace)
+    return namespace["factory"]
+
+
 def compile_path(text: Any, field: str) -> FactPath:
     """Check the syntax of a dotted fact path and split it into keys."""
     if not isinstance(text, str) or not text:
@@ -274,16 +324,7 @@ class Exists(Condition):
     def __init__(self, path: FactPath, present: bool):
         self.path = path
         self.present = present
-        resolve = path.resolver
-
-        if present:
-            def check(facts):
-                return resolve(facts) is not None
-        else:
-            def check(facts):
-                return resolve(facts) is None
-
-        self.check = check
+        self.check = _leaf_check(path, "fact is not None" if present else "fact is None")
 
     def describe(self):
         return f"{self.path.text} is {'present' if self.present else 'absent'}"
@@ -294,21 +335,18 @@ class Equals(Condition):
         self.path = path
         self.values = values
         self.operator = operator
-        resolve = path.resolver
-
         if all(isinstance(value, str) for value in values):
             # The usual case, compared as _same compares strings: one casefold per message.
             folded = frozenset(value.casefold() for value in values)
-
-            def check(facts):
-                fact = resolve(facts)
-                return isinstance(fact, str) and fact.casefold() in folded
+            self.check = _leaf_check(path, "isinstance(fact, str) and fact.casefold() in folded", folded=folded)
+        elif len(values) == 1 and isinstance(values[0], bool):
+            # _same compares a boolean only with a boolean, and True and False are singletons.
+            self.check = _leaf_check(path, "fact is expected", expected=values[0])
         else:
-            def check(facts):
-                fact = resolve(facts)
+            def same_as_one(fact):
                 return any(_same(fact, value) for value in values)
 
-        self.check = check
+            self.check = _leaf_check(path, "same_as_one(fact)", same_as_one=same_as_one)
 
     def describe(self):
         if self.operator == "equals":
@@ -321,14 +359,9 @@ class Compare(Condition):
         self.path = path
         self.operator = operator
         self.value = value
-        resolve = path.resolver
-        compare = COMPARISONS[operator]
-
-        def check(facts):
-            fact = resolve(facts)
-            return _is_number(fact) and compare(fact, value)
-
-        self.check = check
+        # The operator's symbol goes into the check's source, as _is_number's test does.
+        symbol = _SYMBOLS[operator]
+        self.check = _leaf_check(path, f"isinstance(fact, (int, float)) and not isinstance(fact, bool) and fact {symbol} value", value=value)
 
     def describe(self):
         symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[self.operator]
@@ -339,14 +372,7 @@ class Matches(Condition):
     def __init__(self, path: FactPath, pattern: re.Pattern):
         self.path = path
         self.pattern = pattern
-        resolve = path.resolver
-        search = pattern.search
-
-        def check(facts):
-            fact = resolve(facts)
-            return isinstance(fact, str) and search(fact) is not None
-
-        self.check = check
+        self.check = _leaf_check(path, "isinstance(fact, str) and search(fact) is not None", search=pattern.search)
 
     def describe(self):
         return f"{self.path.text} matches /{self.pattern.pattern}/"
@@ -379,17 +405,10 @@ class Count(Condition):
     def __init__(self, path: FactPath, bounds: list[tuple[str, int]]):
         self.path = path
         self.bounds = bounds
-        resolve = path.resolver
-        tests = tuple((COUNT_COMPARISONS[operator], limit) for operator, limit in bounds)
-
-        def check(facts):
-            items = resolve(facts)
-            if not isinstance(items, list):
-                return False
-            size = len(items)
-            return all(compare(size, limit) for compare, limit in tests)
-
-        self.check = check
+        # One comparison of len(fact) per bound, each with its own limit constant.
+        comparisons = " and ".join(f"len(fact) {_SYMBOLS[operator]} limit{index}" for index, (operator, _) in enumerate(bounds))
+        limits = {f"limit{index}": limit for index, (_, limit) in enumerate(bounds)}
+        self.check = _leaf_check(path, f"isinstance(fact, list) and {comparisons}", **limits)
 
     def describe(self):
         symbols = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "equals": "=="}
@@ -492,3 +511,31 @@ def _compile_count(argument: Any, here: str) -> Count:
     if not bounds:
         raise ConditionError(here, f"'path' and at least one of {', '.join(COUNT_COMPARISONS)}", argument)
     return Count(compile_path(spec["path"], f"{here}.path"), bounds)
+
+
+# ------------------------------------------------------------------------ inspecting
+
+
+def status_values(condition: Condition, root: Any, statuses: frozenset[str]) -> list[str]:
+    """Return the casefolded fact values among `statuses` that make `equals` and `in` nodes hold.
+
+    Only nodes that compare with one of `statuses` count, searched through `all`, `any` and
+    `some` (over every list item), not under `not`. The engine reads the lookup statuses
+    (`temperror`, `denied`, `error`) behind an `error_when` this way to say which kind of
+    lookup failure stopped a rule.
+    """
+    found: list[str] = []
+    if isinstance(condition, (AllOf, AnyOf)):
+        for child in condition.children:
+            found.extend(status_values(child, root, statuses))
+    elif isinstance(condition, Some):
+        items = condition.path.resolver(root)
+        if isinstance(items, list):
+            for item in items:
+                found.extend(status_values(condition.where, item, statuses))
+    elif isinstance(condition, Equals):
+        compares_status = any(isinstance(value, str) and value.casefold() in statuses for value in condition.values)
+        fact = condition.path.resolver(root)
+        if compares_status and isinstance(fact, str) and fact.casefold() in statuses and condition.check(root) is not False:
+            found.append(fact.casefold())
+    return found

@@ -50,6 +50,7 @@ def explain_rule(rules: list[Rule], key: str, stream: TextIO) -> None:
         f"Fails when {rule.when.describe()}.",
         *([f"Not applicable unless {rule.applies.describe()}."] if rule.applies else []),
         *([f"Reports an error (could not check) when {rule.error_when.describe()}."] if rule.error_when else []),
+        *([f"Not applicable when {' or '.join(rule.defer_to)} fails for the same message, which explains it."] if rule.defer_to else []),
     ])
     _section(stream, "Why it matters", [rule.why])
     _section(stream, "How to fix", _fix_steps(rule), numbered=True)

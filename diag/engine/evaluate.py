@@ -1,9 +1,14 @@
 """Evaluate loaded rules over one Facts document and return one outcome per rule.
 
-Outcomes, in the order they are decided:
-  not_applicable  a source in `needs` is absent (no DNS facts, no message body, ...)
-  error           `error_when` holds: a lookup failed temporarily, so the rule cannot judge
-  not_applicable  `applies` is false: the facts the rule judges are absent
+Outcomes, in the order they are decided, with the `reason` field each one carries:
+  not_applicable  a source in `needs` is absent (no DNS facts, no message body, ...):
+                  reason "needs" and `missing`, the absent sources
+  error           `error_when` holds, so the rule cannot judge: reason "temperror",
+                  "denied" or "lookup-failed", read from the facts that made it hold
+  not_applicable  a rule named in `defer_to` fails for the same facts: reason "deferred"
+                  and `deferred_to`, the first such rule
+  not_applicable  `applies` is false: reason "applies-false" and `condition`, the
+                  condition that did not hold
   fail            `when` holds; the outcome carries the rendered message and fix steps
   pass            otherwise
 """
@@ -12,11 +17,33 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from diag.engine.conditions import FactPath, Match, resolve_keys
+from diag.engine.conditions import FactPath, Match, resolve_keys, status_values
 from diag.engine.loader import SOURCES, Rule
 from diag.engine.templates import render
 
 log = logging.getLogger(__name__)
+
+# Values of the `reason` field of not_applicable and error outcomes.
+REASON_NEEDS = "needs"
+REASON_DEFERRED = "deferred"
+REASON_APPLIES_FALSE = "applies-false"
+REASON_TEMPERROR = "temperror"
+REASON_DENIED = "denied"
+REASON_LOOKUP_FAILED = "lookup-failed"
+
+# Lookup statuses that make an `error_when` hold, as the fact modules write them: `denied`
+# and `error` for AWS calls (ses.lookups), `temperror` for DNS and AWS alike.
+_LOOKUP_STATUSES = frozenset({"temperror", "denied", "error"})
+_ERROR_WORDING = {
+    REASON_TEMPERROR: "a lookup failed temporarily",
+    REASON_DENIED: "a lookup was denied for lack of permission",
+    REASON_LOOKUP_FAILED: "a lookup failed",
+}
+
+# A decided rule: the outcome, the matched list item, the detail text and the structured
+# fields (reason, missing, deferred_to, condition) that the outcome carries, or None.
+Verdict = tuple[str, "Match | None", "str | None", "dict | None"]
+_PASS: Verdict = ("pass", None, None, None)
 
 
 def evaluate(rules: list[Rule], facts: dict) -> list[dict]:
@@ -24,35 +51,36 @@ def evaluate(rules: list[Rule], facts: dict) -> list[dict]:
 
     Fail and error outcomes are those of evaluate_rule. Pass and not_applicable outcomes
     carry only the rule's name, code, title, severity, confidence and category, the
-    outcome and its detail: reports list them by name (see pipeline.message_report), and
-    their evidence, fix steps and references took most of the evaluation time.
+    outcome, its detail and its structured fields: reports list them by name (see
+    pipeline.message_report), and their evidence, fix steps and references took most of
+    the evaluation time.
     """
-    available = {source: _has_source(facts, source) for source in SOURCES}
+    present = {source: _has_source(facts, source) for source in SOURCES}
     debug = log.isEnabledFor(logging.DEBUG)
     # Rules share a few `needs` lists, so each list is checked once per message. Offline,
     # most rules stop here because they need DNS or SES facts.
-    unmet_by_needs: dict[tuple[str, ...], str | None] = {}
+    unmet_by_needs: dict[tuple[str, ...], Verdict | None] = {}
+    decided: dict[Rule, Verdict] = {}
 
     outcomes = []
     for rule in rules:
         needs = rule.needs
         if needs not in unmet_by_needs:
-            unmet_by_needs[needs] = _unmet_needs(needs, available)
-        unmet = unmet_by_needs[needs]
-        if unmet is not None:
-            outcome, match, detail = "not_applicable", None, unmet
-        else:
-            outcome, match, detail = _judge(rule, facts)
+            unmet_by_needs[needs] = _needs_verdict(needs, present)
+        verdict = unmet_by_needs[needs] or decided.get(rule) or _judge(rule, facts, present, decided)
+        outcome, match, detail, fields = verdict
         if debug:
             log.debug("rule %s (%s): %s", rule.name, rule.code, outcome)
 
         if outcome == "fail" or outcome == "error":
-            outcomes.append(_result(rule, facts, outcome, match, detail))
+            outcomes.append(_result(rule, facts, verdict))
             continue
         result = dict(rule.identity)
         result["outcome"] = outcome
         if detail:
             result["detail"] = detail
+        if fields:
+            result.update(fields)
         outcomes.append(result)
     return outcomes
 
@@ -61,14 +89,15 @@ def evaluate_for_report(rules: list[Rule], facts: dict) -> tuple[list[dict], lis
     """Return the fail outcomes of `rules` over `facts` and every rule's report summary.
 
     The fail outcomes are those evaluate() returns, in rule order. A summary contains the
-    keys that outcome_summary keeps (name, code, title, severity, outcome and any detail),
-    in the order of `rules`. The summary of a pass or not_applicable outcome depends only
-    on the rule and its detail, so it is built once and copied.
+    keys that outcome_summary keeps, in the order of `rules`. The summary of a pass or
+    not_applicable outcome depends only on the rule and its detail, so it is built once
+    and copied.
     """
     available = tuple(_has_source(facts, source) for source in SOURCES)
     plan = _plan(rules, available)
     # Copies of the summaries of the rules whose sources are absent, made by C code; the
     # entries of the other rules are replaced below.
+    # The copies share the plan's `missing` lists, which nothing changes.
     summaries = list(map(dict, plan.summaries))
     debug = log.isEnabledFor(logging.DEBUG)
     if debug:
@@ -76,21 +105,25 @@ def evaluate_for_report(rules: list[Rule], facts: dict) -> tuple[list[dict], lis
             if summary:
                 log.debug("rule %s (%s): not_applicable", summary["name"], summary["code"])
 
+    present = plan.present
+    decided: dict[Rule, Verdict] = {}
     findings = []
     for index, rule in plan.judged:
-        outcome, match, detail = _judge(rule, facts)
+        # A rule that another rule defers to may have been decided already, for that rule.
+        verdict = decided.get(rule) or _judge(rule, facts, present, decided)
+        outcome, match, detail, fields = verdict
         if debug:
             log.debug("rule %s (%s): %s", rule.name, rule.code, outcome)
 
         if outcome == "fail" or outcome == "error":
-            result = _result(rule, facts, outcome, match, detail)
+            result = _result(rule, facts, verdict)
             if outcome == "fail":
                 findings.append(result)
             summaries[index] = outcome_summary(result)
             continue
         summary = rule.report_summaries.get(detail)
         if summary is None:
-            summary = rule.report_summaries[detail] = _constant_summary(rule, outcome, detail)
+            summary = rule.report_summaries[detail] = _constant_summary(rule, outcome, detail, fields)
         summaries[index] = dict(summary)
     return findings, summaries
 
@@ -105,6 +138,8 @@ class _Plan:
     summaries: tuple[dict, ...]
     # (position, rule) of each rule whose sources are present.
     judged: tuple[tuple[int, Rule], ...]
+    # Presence of each of SOURCES, by source.
+    present: dict[str, bool]
 
 
 # Plans by (id of the rule list, presence of each of SOURCES). A message's sources are
@@ -126,28 +161,39 @@ def _plan(rules: list[Rule], available: tuple[bool, ...]) -> _Plan:
     summaries = []
     judged = []
     for index, rule in enumerate(rules):
-        unmet = _unmet_needs(rule.needs, present)
+        unmet = _needs_verdict(rule.needs, present)
         if unmet is None:
             judged.append((index, rule))
             summaries.append({})
         else:
-            summaries.append(_constant_summary(rule, "not_applicable", unmet))
-    plan = _Plan(tuple(rules), tuple(summaries), tuple(judged))
+            outcome, _, detail, fields = unmet
+            summaries.append(_constant_summary(rule, outcome, detail, fields))
+    plan = _Plan(tuple(rules), tuple(summaries), tuple(judged), present)
     if len(_plans) >= _MAX_PLANS:
         _plans.clear()
     _plans[key] = plan
     return plan
 
 
-def _constant_summary(rule: Rule, outcome: str, detail: str | None) -> dict:
-    fields = {**rule.identity, "outcome": outcome}
+def _constant_summary(rule: Rule, outcome: str, detail: str | None, fields: dict | None) -> dict:
+    summary = {**rule.identity, "outcome": outcome}
     if detail:
-        fields["detail"] = detail
-    return outcome_summary(fields)
+        summary["detail"] = detail
+    if fields:
+        summary.update(fields)
+    return outcome_summary(summary)
+
+
+# The structured fields of not_applicable and error outcomes, in report order.
+_REASON_FIELDS = ("reason", "missing", "deferred_to", "condition")
 
 
 def outcome_summary(outcome: dict) -> dict:
-    """Return the keys of an outcome that reports list for every rule, in report order."""
+    """Return the keys of an outcome that reports list for every rule, in report order.
+
+    The keys are name, code, title, severity, category, outcome, and those of detail,
+    reason, missing, deferred_to and condition that the outcome has.
+    """
     try:
         # Built key by key because a dict comprehension with a membership test per key took
         # a quarter of the report step, once for each of about 60 rules per message.
@@ -156,31 +202,40 @@ def outcome_summary(outcome: dict) -> dict:
             "code": outcome["code"],
             "title": outcome["title"],
             "severity": outcome["severity"],
+            "category": outcome["category"],
             "outcome": outcome["outcome"],
         }
     except KeyError:
-        summary = {key: outcome[key] for key in ("name", "code", "title", "severity", "outcome") if key in outcome}
+        summary = {key: outcome[key] for key in ("name", "code", "title", "severity", "category", "outcome") if key in outcome}
     if "detail" in outcome:
         summary["detail"] = outcome["detail"]
+        # Only not_applicable and error outcomes carry a detail and the fields.
+        for key in _REASON_FIELDS:
+            if key in outcome:
+                summary[key] = outcome[key]
     return summary
 
 
 def evaluate_rule(rule: Rule, facts: dict) -> dict:
     """Decide one rule's outcome and build its full result, rendering templates only on fail.
 
-    Unlike evaluate, every outcome carries evidence, why and references.
+    Unlike evaluate, every outcome carries evidence, why and references. The rules named
+    in its `defer_to` are decided too, but only to learn whether they fail.
     """
-    available = {source: _has_source(facts, source) for source in rule.needs}
-    outcome, match, detail = _decide(rule, facts, available)
-    log.debug("rule %s (%s): %s", rule.name, rule.code, outcome)
-    return _result(rule, facts, outcome, match, detail)
+    present = {source: _has_source(facts, source) for source in SOURCES}
+    verdict = _decided(rule, facts, present, {})
+    log.debug("rule %s (%s): %s", rule.name, rule.code, verdict[0])
+    return _result(rule, facts, verdict)
 
 
-def _result(rule: Rule, facts: dict, outcome: str, match: Match | None, detail: str | None) -> dict[str, Any]:
+def _result(rule: Rule, facts: dict, verdict: Verdict) -> dict[str, Any]:
+    outcome, match, detail, fields = verdict
     result: dict[str, Any] = dict(rule.identity)
     result["outcome"] = outcome
     if detail:
         result["detail"] = detail
+    if fields:
+        result.update(fields)
     if outcome == "fail":
         item = match.item if match else None
         result["message"] = render(rule.message, facts, item, rule.origin("message")) or rule.title
@@ -197,35 +252,67 @@ def _result(rule: Rule, facts: dict, outcome: str, match: Match | None, detail: 
     return result
 
 
-def _decide(rule: Rule, facts: dict, available: dict[str, bool]) -> tuple[str, Match | None, str | None]:
-    """Return the outcome, the matched list item and the detail; `available` maps each source to its presence."""
-    unmet = _unmet_needs(rule.needs, available)
-    if unmet is not None:
-        return "not_applicable", None, unmet
-    return _judge(rule, facts)
+def _decided(rule: Rule, facts: dict, present: dict[str, bool], decided: dict[Rule, Verdict]) -> Verdict:
+    """Return the verdict of a rule named in `defer_to`, deciding it once per message.
+
+    `decided` keeps the verdicts of such rules, so that each is judged once per message.
+    """
+    verdict = decided.get(rule)
+    if verdict is None:
+        verdict = _needs_verdict(rule.needs, present) or _judge(rule, facts, present, decided)
+        decided[rule] = verdict
+    return verdict
 
 
-def _judge(rule: Rule, facts: dict) -> tuple[str, Match | None, str | None]:
+def _judge(rule: Rule, facts: dict, present: dict[str, bool], decided: dict[Rule, Verdict]) -> Verdict:
     """Decide the outcome of a rule whose sources are all present."""
     # Conditions are evaluated through their compiled `check` functions, see conditions.py.
     if rule.error_when is not None and rule.error_when.check(facts) is not False:
-        return "error", None, f"cannot judge because a lookup failed temporarily: {rule.error_when.description}"
+        return _error_verdict(rule, facts)
+
+    # The loader rejects a cycle of `defer_to`, so this recursion ends.
+    for target in rule.deferral_targets:
+        if _decided(target, facts, present, decided)[0] == "fail":
+            detail = f"{target.name} failed for the same facts and explains them, so this rule defers to it"
+            return "not_applicable", None, detail, {"reason": REASON_DEFERRED, "deferred_to": target.name}
 
     if rule.applies is not None and rule.applies.check(facts) is False:
-        return "not_applicable", None, f"the facts this rule judges are absent: {rule.applies.description} does not hold"
+        description = rule.applies.description
+        detail = f"the facts this rule judges are absent: {description} does not hold"
+        return "not_applicable", None, detail, {"reason": REASON_APPLIES_FALSE, "condition": description}
 
     result = rule.when.check(facts)
     if result is False:
-        return "pass", None, None
-    return "fail", (None if result is True else result), None
+        return _PASS
+    return "fail", (None if result is True else result), None, None
 
 
-def _unmet_needs(needs: tuple[str, ...], available: dict[str, bool]) -> str | None:
-    """Return the not_applicable detail when a source in `needs` is absent, else None."""
-    missing = [source for source in needs if not available[source]]
-    if missing:
-        return f"needs {', '.join(missing)} facts, which this input does not provide"
-    return None
+def _error_verdict(rule: Rule, facts: dict) -> Verdict:
+    """Return the error verdict of a rule whose `error_when` holds, naming the kind of failure.
+
+    The kind comes from the lookup statuses that `error_when` compared and found: a denied
+    AWS call is no temporary failure, and retrying does not help until a policy allows it.
+    """
+    statuses = status_values(rule.error_when, facts, _LOOKUP_STATUSES)
+    if "denied" in statuses:
+        reason = REASON_DENIED
+    elif "error" in statuses:
+        reason = REASON_LOOKUP_FAILED
+    else:
+        # Statuses of DNS lookups (`temperror`), and conditions such as `dns.temperror`
+        # equals true that name no status.
+        reason = REASON_TEMPERROR
+    detail = f"cannot judge because {_ERROR_WORDING[reason]}: {rule.error_when.description}"
+    return "error", None, detail, {"reason": reason}
+
+
+def _needs_verdict(needs: tuple[str, ...], present: dict[str, bool]) -> Verdict | None:
+    """Return the not_applicable verdict when a source in `needs` is absent, else None."""
+    missing = [source for source in needs if not present[source]]
+    if not missing:
+        return None
+    detail = f"needs {', '.join(missing)} facts, which this input does not provide"
+    return "not_applicable", None, detail, {"reason": REASON_NEEDS, "missing": missing}
 
 
 def _has_source(facts: dict, source: str) -> bool:

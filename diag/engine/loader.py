@@ -36,7 +36,7 @@ REQUIRED = (
     "name", "code", "title", "severity", "confidence", "category", "needs", "when",
     "message", "evidence", "why", "fix", "references", "samples",
 )
-OPTIONAL = ("aliases", "applies", "error_when", "known_problems")
+OPTIONAL = ("aliases", "applies", "error_when", "defer_to", "known_problems")
 
 # Changed whenever the parsed form of a rule file changes, so older cache entries are not used.
 _CACHE_FORMAT = "rule-documents-1"
@@ -85,6 +85,8 @@ class Rule:
     applies: Condition | None
     when: Condition
     error_when: Condition | None
+    # Names of the rules this rule steps aside for when one of them fails.
+    defer_to: tuple[str, ...]
     message: str
     evidence: tuple[FactPath, ...]
     why: str
@@ -101,6 +103,9 @@ class Rule:
         # for pass), filled by diag.engine.evaluate.evaluate_for_report. A plain instance
         # attribute, because it is read for every rule and message.
         object.__setattr__(self, "report_summaries", {})
+        # The Rule objects named in `defer_to`, set by load_rules once every rule is
+        # loaded. A rule loaded alone with load_rule_file defers to nothing.
+        object.__setattr__(self, "deferral_targets", ())
 
     def origin(self, field: str) -> str:
         """Return `FILE: field 'NAME'`, the prefix of every error about this rule."""
@@ -146,6 +151,7 @@ def load_rules(extra_dirs: list[Path]) -> list[Rule]:
     documents = _read_documents(files)
     rules = [_rule_from_document(document, path) for document, path in zip(documents, files)]
     _check_unique(rules)
+    _link_deferrals(rules)
     rules.sort(key=lambda rule: rule.code)
     log.debug("loaded %d rules from %d files", len(rules), len(files))
     return rules
@@ -259,6 +265,7 @@ def _build_rule(document: Any, path: Path) -> Rule:
         applies=_optional_condition(document, "applies"),
         when=compile_condition(document["when"], "when"),
         error_when=_optional_condition(document, "error_when"),
+        defer_to=_defer_to(document.get("defer_to", []), name),
         message=_text(document["message"], "message"),
         evidence=tuple(compile_path(item, f"evidence[{index}]") for index, item in enumerate(_strings(document["evidence"], "evidence"))),
         why=_text(document["why"], "why"),
@@ -321,6 +328,18 @@ def _optional_condition(document: dict, field: str) -> Condition | None:
     return compile_condition(document[field], field)
 
 
+def _defer_to(value: Any, name: str) -> tuple[str, ...]:
+    names = _strings(value, "defer_to", allow_empty=True)
+    for index, target in enumerate(names):
+        if not NAME_PATTERN.match(target):
+            raise ConditionError(f"defer_to[{index}]", "a rule name such as 'forwarded-auth-broken'", target)
+        if target == name:
+            raise ConditionError(f"defer_to[{index}]", "the name of another rule, not this one", target)
+    if len(set(names)) != len(names):
+        raise ConditionError("defer_to", "each rule name once", value)
+    return tuple(names)
+
+
 def _references(value: Any) -> tuple[Reference, ...]:
     if not isinstance(value, list) or not value:
         raise ConditionError("references", "a non-empty list of {title, url}", value)
@@ -355,3 +374,40 @@ def _check_unique(rules: list[Rule]) -> None:
                 )
             owners[selector] = rule
 
+
+def _link_deferrals(rules: list[Rule]) -> None:
+    """Set each rule's deferral_targets from its `defer_to` names.
+
+    Raises RuleFileError for a name that no loaded rule has, and for a cycle (a rule that
+    defers, directly or through others, to itself), which would leave no rule to decide
+    first.
+    """
+    by_name = {rule.name: rule for rule in rules}
+    for rule in rules:
+        targets = []
+        for index, target in enumerate(rule.defer_to):
+            if target not in by_name:
+                raise RuleFileError(
+                    f"{rule.path}: field 'defer_to[{index}]': no loaded rule is named '{target}';"
+                    " name a rule by its `name`, as in rules/NAME.yaml"
+                )
+            targets.append(by_name[target])
+        object.__setattr__(rule, "deferral_targets", tuple(targets))
+
+    # Depth-first search; `path` lists the rules on the current chain of deferrals.
+    finished: set[str] = set()
+    for start in rules:
+        _check_no_cycle(start, [], finished)
+
+
+def _check_no_cycle(rule: Rule, path: list[Rule], finished: set[str]) -> None:
+    if rule.name in finished:
+        return
+    if rule in path:
+        chain = " -> ".join(member.name for member in path[path.index(rule):] + [rule])
+        raise RuleFileError(f"{rule.path}: field 'defer_to': the rules defer to each other in a cycle ({chain}); remove one of these entries")
+    path.append(rule)
+    for target in rule.deferral_targets:
+        _check_no_cycle(target, path, finished)
+    path.pop()
+    finished.add(rule.name)

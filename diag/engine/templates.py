@@ -191,7 +191,10 @@ def render(source: str, facts: dict, item: Any, origin: str, docs: bool = False)
         raise RuleFileError(f"{origin}: expected a valid Jinja2 template, found a syntax error on line {error.lineno}: {error.message}") from None
 
     try:
-        text = template.render(f=facts, item=item, docs=docs)
+        # Template.render without its wrapper: the keyword dict, the async check and
+        # handle_exception, which only rewrites the traceback of the same exception.
+        context = template.new_context({"f": facts, "item": item, "docs": docs})
+        text = "".join(template.root_render_func(context))
     except SecurityError as error:
         raise RuleFileError(f"{origin}: the template does something the sandbox forbids ({error}); use only fact values and plain filters") from None
     except UndefinedError as error:

@@ -5,7 +5,7 @@ See docs/facts.md for every path and which module fills it.
 
 import logging
 
-from diag.facts import arc, authres, content, dkimsig, identities, microsoft, received, sender, trust
+from diag.facts import arc, authres, content, dkimsig, esp, identities, microsoft, received, sender, trust
 from diag.messages.model import ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ def build_facts(parsed: ParsedMessage, authserv_id: str | None = None) -> dict:
     facts["received"] = received.collect(headers)
     sender_facts, received_spf = sender.collect(headers, facts)
     verdicts.update(sender_facts)
+    esp.add_receiver_evidence(facts["identities"], verdicts)
     if received_spf is not None:
         facts["auth"]["received_spf"] = received_spf
     facts["content"] = content.collect(parsed, facts)

@@ -8,7 +8,7 @@ from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
-from diag.facts.esp import provider_names, provider_of
+from diag.facts.esp import STRONG, WEAK, evidence_entry, provider_names, provider_of, weigh
 from diag.facts.orgdomain import normalise, org_domain
 from diag.messages.model import Header
 
@@ -71,13 +71,9 @@ def collect(headers: list[Header]) -> dict:
     if feedback:
         identities["feedback_id"] = parse_feedback_id(feedback[0], "X-Feedback-ID" if not fields["feedback-id"] else "Feedback-ID")
 
-    esp, evidence = _esp(identities, fields)
-    if esp is not None:
-        identities["esp"] = esp
-        identities["esp_source"] = evidence
-    markers = _ses_markers(identities, fields)
-    if markers:
-        identities["ses_markers"] = markers
+    # facts/esp weighs this evidence again once the receiver's verdicts are known
+    # (add_receiver_evidence), because those can confirm or contradict it.
+    weigh(identities, _esp_evidence(identities, fields))
 
     if fields["list-id"]:
         list_id = _list_id(fields["list-id"][0], identities.get("from"))
@@ -86,30 +82,40 @@ def collect(headers: list[Header]) -> dict:
     return identities
 
 
-def _ses_markers(identities: dict, fields: dict[str, list[str]]) -> list[str]:
-    """Return the header fields that show Amazon SES handled the message, in a fixed order.
+def _esp_evidence(identities: dict, fields: dict[str, list[str]]) -> list[dict]:
+    """List the header fields that name a sending service, each with its strength.
 
-    SES adds Feedback-ID and X-SES-Outgoing to every message it sends, uses a Message-ID
-    under amazonses.com, signs with d=amazonses.com, and with the default MAIL FROM uses a
-    Return-Path under amazonses.com (Amazon SES Developer Guide, "Email authentication
-    methods" and "Using a custom MAIL FROM domain"). An empty list means nothing in the
-    header shows SES, as for mail that an application server sends itself.
+    SES adds Feedback-ID and X-SES-Outgoing to every message it sends, and with the default
+    MAIL FROM uses a Return-Path under amazonses.com (Amazon SES Developer Guide, "Email
+    authentication methods" and "Using a custom MAIL FROM domain"): strong evidence. A
+    Message-ID under amazonses.com is weak, because the program that creates the message
+    chooses the Message-ID, and can reuse one from an earlier SES message. A DKIM-Signature
+    field is weak until the receiver's dkim=pass confirms it. The order (Feedback-ID, X-SES-Outgoing,
+    Message-ID, Return-Path, DKIM-Signature) decides which strong field names the service.
     """
-    markers = []
-    if (identities.get("feedback_id") or {}).get("esp") == "amazonses":
-        markers.append(identities["feedback_id"]["field"])
+    evidence = []
+    feedback = identities.get("feedback_id") or {}
+    if feedback.get("esp"):
+        evidence.append(evidence_entry(feedback["field"], feedback["raw"], feedback["esp"], STRONG))
+
+    # SES writes X-SES-Outgoing as "2024.12.02-192.0.2.11".
     if fields["x-ses-outgoing"]:
-        markers.append("X-SES-Outgoing")
-    if provider_of(identities.get("message_id_host")) == "amazonses":
-        markers.append("Message-ID")
-    if provider_of((identities.get("return_path") or {}).get("domain")) == "amazonses":
-        markers.append("Return-Path")
+        evidence.append(evidence_entry("X-SES-Outgoing", fields["x-ses-outgoing"][0], "amazonses", STRONG))
+
+    host = identities.get("message_id_host")
+    if provider_of(host) is not None:
+        evidence.append(evidence_entry("Message-ID", host, provider_of(host), WEAK))
+
+    domain = (identities.get("return_path") or {}).get("domain")
+    if provider_of(domain) is not None:
+        evidence.append(evidence_entry("Return-Path", domain, provider_of(domain), STRONG))
+
     for value in fields["dkim-signature"]:
         match = _DKIM_DOMAIN.search(value)
-        if match and provider_of(match.group(1)) == "amazonses":
-            markers.append("DKIM-Signature")
-            break
-    return markers
+        signer = normalise(match.group(1)) if match else None
+        if provider_of(signer) is not None:
+            evidence.append(evidence_entry("DKIM-Signature", f"d={signer}", provider_of(signer), WEAK))
+    return evidence
 
 
 def _list_id(value: str, from_mailbox: dict | None) -> dict | None:
@@ -236,29 +242,3 @@ def _esp_of_sender_id(sender_id: str | None) -> str | None:
         return None
     key = sender_id.lower()
     return key if key in provider_names() else None
-
-
-def _esp(identities: dict, fields: dict[str, list[str]]) -> tuple[str | None, str | None]:
-    """Recognise the sending service, most specific evidence first."""
-    feedback = identities.get("feedback_id") or {}
-    if feedback.get("esp"):
-        return feedback["esp"], feedback["field"]
-
-    # SES adds X-SES-Outgoing ("2024.12.02-192.0.2.11") to every message it sends.
-    if fields["x-ses-outgoing"]:
-        return "amazonses", "X-SES-Outgoing"
-
-    esp = provider_of(identities.get("message_id_host"))
-    if esp is not None:
-        return esp, "Message-ID"
-
-    esp = provider_of((identities.get("return_path") or {}).get("domain"))
-    if esp is not None:
-        return esp, "Return-Path"
-
-    for value in fields["dkim-signature"]:
-        match = _DKIM_DOMAIN.search(value)
-        esp = provider_of(match.group(1)) if match else None
-        if esp is not None:
-            return esp, "DKIM-Signature"
-    return None, None

@@ -13,6 +13,7 @@ Steps 1, 3 and 4 are diag.verify.boundary.connecting_client, which needs no netw
 this module adds step 2 and the host names.
 """
 
+import ipaddress
 import logging
 import re
 
@@ -38,6 +39,48 @@ def _host(text: str | None) -> str | None:
     if not text or _address(text):
         return None
     return text.strip().strip("[]").rstrip(".").lower() or None
+
+
+# A host name as RFC 1123 section 2.1 allows it: letters, digits and hyphens in labels of
+# 1 to 63 characters that neither start nor end with a hyphen, 253 characters at most. A
+# reverse DNS name needs at least two labels, because a PTR record names a full host.
+_HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_HOST_LABEL}(?:\.{_HOST_LABEL})+")
+
+
+def _rdns_name(text: str | None) -> str | None:
+    """Return a reverse DNS name in lower case, or None when `text` is no dotted host name."""
+    host = _host(text)
+    if host is None or _HOST_NAME.fullmatch(host) is None:
+        return None
+    return host
+
+
+def _rdns(hop: dict | None, microsoft: dict, microsoft_matches: bool) -> dict:
+    """Return verdicts.sender_rdns, .sender_rdns_source and .sender_rdns_missing for the client.
+
+    The receiver's Received field names the client's reverse DNS name in its from-clause
+    comment. Microsoft Learn ("Anti-spam message headers in Microsoft 365") documents PTR: in
+    X-Forefront-Antispam-Report as the PTR record of the source IP address. Messages show
+    placeholders there when the address has none (InfoNoRecords, InfoDomainNonexistent),
+    which the page does not list, so any PTR: value that is not a dotted host name is read
+    as "no reverse DNS".
+    """
+    rdns = _rdns_name(hop.get("from_rdns")) if hop is not None else None
+    if rdns is not None:
+        return {"sender_rdns": rdns, "sender_rdns_source": "received", "sender_rdns_missing": False}
+
+    # facts/microsoft drops an empty PTR: field, so "ptr" here is never an empty string.
+    ptr = microsoft.get("ptr") if microsoft_matches else None
+    if not ptr:
+        # NOTE: Postfix writes "unknown [IP]" when the client has no verified reverse name,
+        # but facts/received does not keep that word, so it is not read as missing here.
+        return {}
+    rdns = _rdns_name(ptr)
+    if rdns is not None:
+        return {"sender_rdns": rdns, "sender_rdns_source": "x-forefront-antispam-report", "sender_rdns_missing": False}
+    log.debug("PTR:%s in X-Forefront-Antispam-Report is not a host name, so the client has no reverse DNS", ptr)
+    return {"sender_rdns_source": "x-forefront-antispam-report", "sender_rdns_missing": True}
 
 
 def _receiver_received_spf(headers: list[Header], facts: dict) -> dict | None:
@@ -113,11 +156,11 @@ def collect(headers: list[Header], facts: dict) -> tuple[dict, dict | None]:
     if helo:
         sender["sender_helo"] = helo
 
-    rdns = _host(hop.get("from_rdns")) if hop is not None else None
-    if rdns is None and microsoft_matches:
-        rdns = _host(microsoft.get("ptr"))
-    if rdns:
-        sender["sender_rdns"] = rdns
+    sender.update(_rdns(hop, microsoft, microsoft_matches))
+    if sender.get("sender_rdns_missing"):
+        # The name a PTR record for the address is published at (RFC 1035 section 3.5,
+        # RFC 3596 section 2.5), for the fix.
+        sender["sender_reverse_name"] = ipaddress.ip_address(ip).reverse_pointer
 
     log.debug("sender IP %s from %s", ip, source)
     return sender, received_spf

@@ -66,8 +66,17 @@ def _dkim_key(result: dict) -> tuple:
 
 
 def _dkim_domain(result: dict) -> str | None:
+    """Return the signing domain of a dkim clause, or None when the clause names none.
+
+    Microsoft 365 writes `dkim=none (message not signed) header.d=none` for an unsigned
+    message. "none" there is a placeholder, not a domain, so it is read as no domain.
+    """
     properties = result["properties"]
-    return _clean_domain(properties.get("header.d")) or _clean_domain(properties.get("header.i"))
+    for key in ("header.d", "header.i"):
+        domain = _clean_domain(properties.get(key))
+        if domain and domain != "none":
+            return domain
+    return None
 
 
 def _merge(block: list[dict]) -> list[dict]:
@@ -228,6 +237,10 @@ def _verdicts(clauses: list[dict], from_domain: str | None, signatures: list[dic
     # DMARC record's adkim and aspf tags. Under strict alignment DMARC can fail where this passes.
     dkim = _dkim_verdicts(clauses, from_domain, signatures)
     verdicts["dkim"] = dkim
+    if dkim:
+        # RFC 8601 section 2.7.1: dkim=none means the message was not signed, so a clause
+        # with any other result reports on a signature.
+        verdicts["dkim_signed"] = any(entry["result"] != "none" for entry in dkim)
     verdicts["dkim_aligned_pass"] = any(entry["aligned"] and entry["result"] == "pass" for entry in dkim)
     verdicts["dkim_esp_pass"] = any(
         entry["esp"] and not entry["aligned"] and entry["result"] == "pass" for entry in dkim

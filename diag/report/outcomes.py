@@ -6,15 +6,7 @@ one by one they bury the findings, so each group becomes one line with the reaso
 command to run instead. `maildiag -v` and the HTML and Markdown <details> still list every rule.
 """
 
-import re
 from dataclasses import dataclass, field
-
-# diag.engine.evaluate writes "needs SOURCE[, SOURCE] facts, which this input does not
-# provide" when a source in the rule's `needs` is absent.
-_NEEDS_DETAIL = re.compile(r"^needs (?P<sources>[a-z]+(?:, [a-z]+)*) facts\b")
-# ... and "the facts this rule judges are absent: CONDITION does not hold" when `applies` is false.
-_APPLIES_PREFIX = "the facts this rule judges are absent: "
-_APPLIES_SUFFIX = " does not hold"
 
 # Groups in the order a report lists them.
 GROUP_ORDER = ("dns", "ses", "verify", "body", "message", "other")
@@ -26,6 +18,8 @@ class OutcomeView:
     code: str
     title: str
     detail: str = ""
+    # The outcome's `reason` field (diag.engine.evaluate), e.g. "temperror" or "denied".
+    reason: str = ""
 
 
 @dataclass
@@ -49,25 +43,24 @@ class OutcomeGroup:
 
 
 def missing_sources(outcome: dict) -> frozenset[str]:
-    """Return the fact sources a not_applicable outcome lacked (headers, message, dns, ses), or none.
-
-    NOTE: outcomes carry the missing sources only inside their `detail` text, so a change of
-    the engine's wording breaks this parse. A structured field on the outcome would not.
-    """
+    """Return the fact sources a not_applicable outcome lacked (headers, message, dns, ses), or none."""
     if outcome.get("outcome") != "not_applicable":
         return frozenset()
-    match = _NEEDS_DETAIL.match(str(outcome.get("detail", "")))
-    return frozenset(match.group("sources").split(", ")) if match else frozenset()
+    return frozenset(outcome.get("missing") or ())
 
 
-def applies_condition(detail: str) -> str:
-    """Return the `applies` condition of a rule that did not apply, as "applies when CONDITION"."""
-    if detail.startswith(_APPLIES_PREFIX):
-        condition = detail[len(_APPLIES_PREFIX):]
-        if condition.endswith(_APPLIES_SUFFIX):
-            condition = condition[: -len(_APPLIES_SUFFIX)]
-        return f"applies when {condition}"
-    return detail
+def not_applied_note(outcome: dict) -> str:
+    """Return why a rule whose sources were present did not apply, for the -v list of such rules.
+
+    The note is "applies when CONDITION" for a false `applies`, "deferred to RULE" for a rule
+    that stepped aside for a failing one, and the outcome's detail otherwise.
+    """
+    reason = outcome.get("reason")
+    if reason == "applies-false" and outcome.get("condition"):
+        return f"applies when {outcome['condition']}"
+    if reason == "deferred" and outcome.get("deferred_to"):
+        return f"deferred to {outcome['deferred_to']}"
+    return str(outcome.get("detail", ""))
 
 
 def group_not_run(entry: dict, outcomes: list[tuple[dict, OutcomeView]]) -> list[OutcomeGroup]:
@@ -85,10 +78,13 @@ def group_not_run(entry: dict, outcomes: list[tuple[dict, OutcomeView]]) -> list
 
 
 def did_not_apply_group(rules: list[OutcomeView], kind: str) -> OutcomeGroup:
-    """Return the rules whose `applies` condition was false: the input lacks the facts they judge."""
+    """Return the rules that did not apply although their sources were present.
+
+    Their `applies` condition was false, or they deferred to a failing rule. Each row's
+    detail is the note of not_applied_note.
+    """
     holder = "the DNS answers contain" if kind == "domain" else "the message has"
-    rows = [OutcomeView(row.name, row.code, row.title, applies_condition(row.detail)) for row in rules]
-    return OutcomeGroup("not-applicable", "other check", "did not apply", f"{holder} none of the facts they judge", rules=rows)
+    return OutcomeGroup("not-applicable", "other check", "did not apply", f"{holder} none of the facts they judge", rules=list(rules))
 
 
 def _group_key(entry: dict, missing: frozenset[str]) -> str:

@@ -165,16 +165,25 @@ def _print_subject(console: Console, subject: SubjectView, show_all: bool = Fals
         console.print(Text("No findings.", style="green"))
 
     _print_outcome_line(console, "Checked and passed", subject.passes, "green")
-    could_not_check = "Could not check, a lookup failed temporarily; retry later"
-    if command.startswith("ses"):
-        could_not_check = "Could not check, an AWS call was denied or failed (see ses-lookups-failed)"
-    _print_outcome_line(console, could_not_check, subject.could_not_check, "yellow", show_all)
+    _print_outcome_line(console, _could_not_check_label(subject, command), subject.could_not_check, "yellow", show_all)
     _print_skipped(console, subject, show_all, command)
 
     if subject.repairs:
         console.print(Text(f"Input repairs ({len(subject.repairs)}):", style="bold"))
         for repair in subject.repairs:
             console.print(Padding(Text(repair, overflow="fold"), (0, 0, 0, 2)))
+
+
+def _could_not_check_label(subject: SubjectView, command: str) -> str:
+    """Return the heading of the rules that could not judge, from the reasons of their errors."""
+    reasons = {row.reason for row in subject.could_not_check}
+    # An outcome without a reason comes from a report written before outcomes had one,
+    # when the engine called every error a temporary failure.
+    if reasons <= {"temperror", ""}:
+        return "Could not check, a lookup failed temporarily; retry later"
+    if command.startswith("ses"):
+        return "Could not check, an AWS call was denied or failed (see ses-lookups-failed)"
+    return "Could not check, a lookup was denied or failed"
 
 
 def _trusted_block(subject: SubjectView) -> Group:

@@ -13,7 +13,7 @@ from diag.facts.esp import provider_names
 from diag.report.causes import ChangeSummary, link_causes, summarise_changes
 from diag.report.dnsview import DnsRow, SpfTree, dns_rows, failed_lookups, failed_lookups_text, spf_trees
 from diag.report.evidence import dns_answer_line, format_value, is_dns_answer  # noqa: F401 (re-exported for junit and older callers)
-from diag.report.outcomes import OutcomeGroup, OutcomeView, did_not_apply_group, group_not_run, missing_sources
+from diag.report.outcomes import OutcomeGroup, OutcomeView, did_not_apply_group, group_not_run, missing_sources, not_applied_note
 from diag.verify.summary import verification_rows
 
 SEVERITIES = ("error", "warning", "info")
@@ -260,6 +260,7 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
             code=clean(outcome.get("code", "")),
             title=clean(outcome.get("title", "")),
             detail=clean(outcome.get("detail", "")),
+            reason=clean(outcome.get("reason", "")),
         )
         if outcome.get("outcome") == "pass":
             view.passes.append(row)
@@ -267,6 +268,7 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
             if missing_sources(outcome):
                 not_run.append((outcome, row))
             else:
+                row.detail = clean(not_applied_note(outcome))
                 view.not_applicable.append(row)
         elif outcome.get("outcome") == "error":
             view.could_not_check.append(row)
@@ -344,7 +346,10 @@ def _spf_detail(entry: dict, verdicts: dict) -> str:
 
 
 def _dkim_detail(signature: dict) -> str:
-    parts = [f"d={signature.get('domain', '?')}"]
+    if not signature.get("domain") and signature.get("result") == "none":
+        # dkim=none: the message was not signed (RFC 8601 section 2.7.1), so no d= can align.
+        return clean(signature.get("comment") or "message not signed")
+    parts = [f"d={signature.get('domain') or '?'}"]
     if signature.get("selector"):
         parts.append(f"s={signature['selector']}")
     if "aligned" in signature:
