@@ -5,7 +5,8 @@ the tree once, at load time, and turns it into a `Condition` object. Its `test(f
 returns `(holds, match)`, where `match` is the first list item that satisfied a `some`
 together with the item's fact path, so that messages and evidence can name it. The rule
 engine calls the node's `check` function instead, which returns the same result without
-building the tuple (see Check below).
+building the tuple (see Check below). A leaf's check resolves its fact path itself, in a
+function generated from a few shapes (see _leaf_check).
 """
 
 import functools
@@ -359,7 +360,7 @@ class Compare(Condition):
         self.path = path
         self.operator = operator
         self.value = value
-        # The operator's symbol goes into the check's source, as _is_number's test does.
+        # The test is _is_number's written out, followed by the operator itself.
         symbol = _SYMBOLS[operator]
         self.check = _leaf_check(path, f"isinstance(fact, (int, float)) and not isinstance(fact, bool) and fact {symbol} value", value=value)
 

@@ -51,7 +51,7 @@ def evaluate(rules: list[Rule], facts: dict) -> list[dict]:
 
     Fail and error outcomes are those of evaluate_rule. Pass and not_applicable outcomes
     carry only the rule's name, code, title, severity, confidence and category, the
-    outcome, its detail and its structured fields: reports list them by name (see
+    outcome, its detail and its structured fields. Reports list them by name (see
     pipeline.message_report), and their evidence, fix steps and references took most of
     the evaluation time.
     """

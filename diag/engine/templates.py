@@ -179,8 +179,8 @@ def render(source: str, facts: dict, item: Any, origin: str, docs: bool = False)
     """
     if "{" not in source:
         # Text without "{{", "{%" or "{#" renders as itself, because line statements are
-        # off. About one fix step in seven is such text, and Jinja2 spends about 25,000
-        # instructions setting up any render.
+        # off. About one fix step in seven is such text, and Jinja2's set-up alone
+        # (new_context) took about 1.4 µs per render (timeit, Jinja2 3.1.6).
         return " ".join(source.split())
 
     TemplateSyntaxError, SecurityError, UndefinedError = _jinja_errors()
