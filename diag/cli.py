@@ -13,6 +13,7 @@ import click
 from diag import __version__, exitcodes
 from diag.dns.options import with_dns_source_options
 from diag.errors import InputError, MaildiagError
+from diag.messages.files import read_file
 
 log = logging.getLogger("diag")
 
@@ -64,17 +65,7 @@ def _read_input(path: str) -> bytes:
         if sys.stdin.isatty():
             click.echo(PASTE_PROMPT, err=True)
         return sys.stdin.buffer.read()
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied; check the file's permissions") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    return read_file(path)
 
 
 def _load_rules(rules_dirs: tuple[str, ...]):

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from diag.errors import InputError, UsageError
+from diag.messages.files import read_file
 
 log = logging.getLogger(__name__)
 
@@ -400,21 +401,6 @@ def load_bytes(task: Task) -> bytes:
     if task.kind == MSG:
         return read_msg_file(task.path)
     return read_file(task.path)
-
-
-def read_file(path: str) -> bytes:
-    """Return the contents of `path`. Raises InputError naming the path and the cause."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied; check the file's permissions") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a message file") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
 
 
 def read_msg_file(path: str) -> bytes:

@@ -17,10 +17,13 @@ STYLESHEET = "report.css"
 SCRIPT = "filter.js"
 
 
-def _environment() -> Environment:
-    # autoescape=True, not select_autoescape: select_autoescape decides by file extension,
-    # and a `.j2` name would turn escaping off. Header values must always be escaped.
-    environment = Environment(
+def html_environment() -> Environment:
+    """Return a Jinja2 environment over reports/html that escapes every value.
+
+    autoescape=True, not select_autoescape: select_autoescape decides by file extension,
+    and a `.j2` name would turn escaping off. Header values must always be escaped.
+    """
+    return Environment(
         loader=FileSystemLoader(str(data_path("reports") / "html")),
         autoescape=True,
         undefined=StrictUndefined,
@@ -28,6 +31,10 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def _environment() -> Environment:
+    environment = html_environment()
     environment.globals["is_web_url"] = is_web_url
     environment.globals["result_class"] = result_class
     environment.globals["join_names"] = join_names

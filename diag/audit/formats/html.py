@@ -7,7 +7,7 @@ every value from a message is escaped by Jinja2's autoescape.
 
 from typing import TextIO
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 
 from diag.audit.formats import reason_of
@@ -15,7 +15,7 @@ from diag.audit.rows import Row, table_row
 from diag.audit.runner import Result
 from diag.audit.summary import CHECK_LABELS, CHECKS
 from diag.paths import data_path
-from diag.report.html import STYLESHEET, content_security_policy, result_class
+from diag.report.html import STYLESHEET, content_security_policy, html_environment, result_class
 from diag.report.view import clean
 
 TEMPLATE = "audit.html.j2"
@@ -31,14 +31,7 @@ CHECK_SHORT = {"spf_aligned": "SPF aligned", "dkim": "DKIM aligned", "dmarc": "D
 
 
 def _environment() -> Environment:
-    # autoescape=True for every template, whatever its file name (see diag/report/html.py).
-    environment = Environment(
-        loader=FileSystemLoader(str(data_path("reports") / "html")),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = html_environment()
     environment.globals["result_class"] = result_class
     environment.globals["reason_of"] = reason_of
     environment.filters["clean"] = clean
