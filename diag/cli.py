@@ -1,7 +1,8 @@
-"""Command-line interface: `maildiag analyze`, `maildiag rules` and the commands of later modules.
+"""Command-line interface: `maildiag analyze` and `maildiag rules`, plus the registration
+of the dns, audit and ses commands.
 
-Heavy libraries (boto3, checkdmarc, dkimpy) are imported inside the commands that need
-them so that `maildiag analyze` starts quickly.
+Heavy libraries (boto3, dkimpy, pyspf) are imported inside the commands that need them, so
+`maildiag analyze --offline` starts quickly.
 """
 
 import logging
@@ -25,7 +26,8 @@ PASTE_PROMPT = "Paste the message headers, then press Ctrl-D on a new line (Ctrl
 
 
 def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    levels = {0: logging.WARNING, 1: logging.INFO}
+    level = levels.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, stream=sys.stderr, format="maildiag: %(levelname)s: %(name)s: %(message)s")
 
 
@@ -212,8 +214,8 @@ from diag.ses.command import ses  # noqa: E402
 cli.add_command(ses)
 
 
-# `maildiag dns`: its module imports only click at load time; pyspf and the DNS checks are
-# imported inside the command, so `maildiag analyze` start-up does not pay for them.
+# `maildiag dns`: its module imports only click at load time. pyspf and the DNS checks are
+# imported inside the command, so `maildiag analyze` does not pay for them at start-up.
 from diag.dnscheck.command import dns_command  # noqa: E402
 
 cli.add_command(dns_command)
