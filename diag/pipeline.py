@@ -84,7 +84,8 @@ def build_report(command: str, messages: list[dict], errors: list[dict]) -> dict
 
 
 def exit_code_for(report: dict, fail_on: str) -> int:
-    """Return 1 when a finding is at or above `fail_on`, 3 when only lookups failed, else 0."""
+    """Return 1 for a finding at or above `fail_on`, else 2 for an unreadable input, else 3 when
+    a lookup failed temporarily, else 0."""
     from diag import exitcodes
 
     threshold = SEVERITY_ORDER[fail_on]
