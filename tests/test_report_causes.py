@@ -1,12 +1,13 @@
 """Root causes first: findings that follow from another are marked, and the summary lists each first step once."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from diag.engine.loader import load_rules
 from diag.pipeline import AnalyzeOptions, analyze_bytes, build_report
-from diag.report.causes import fact_stage, link_causes
+from diag.report.causes import fact_stage, link_causes, summarise_changes
 from diag.report.view import SEVERITY_RANK, FindingView, build_view
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +106,47 @@ def test_roots_ordered_by_consequence_severity():
     dmarc = finding("dmarc-fail", "error", "verdicts.dmarc", "verdicts.dkim")
     linked = [item.name for item in link_causes([dmarc, tls, dkim], SEVERITY_RANK)]
     assert linked == ["dkim-only-esp-signature", "received-no-tls", "dmarc-fail"]
+
+
+def test_blocked_sender_decides_junk():
+    # SFV:BLK skips spam filtering, so the folder follows from the Blocked Senders list and
+    # not from the authentication chain that the junk finding also cites.
+    spf = finding("spf-not-aligned", "info", "verdicts.spf", "verdicts.spf_aligned", fix="Optional: align SPF.")
+    dmarc_none = finding("dmarc-none", "warning", "verdicts.dmarc", fix="Publish DMARC.")
+    compauth = finding("compauth-fail", "warning", "verdicts.compauth", "verdicts.dmarc", "verdicts.spf")
+    blocked = finding("microsoft-blocked-sender", "warning", "microsoft.sfv", "microsoft.scl", fix="Ask the recipient.")
+    blocked.evidence[0] = ("microsoft.sfv", "BLK")
+    junk = finding("microsoft-junk", "error", "microsoft.scl", "microsoft.sfv", "verdicts.compauth")
+    linked = {item.name: item for item in link_causes([junk, compauth, blocked, dmarc_none, spf], SEVERITY_RANK)}
+    assert linked["microsoft-junk"].follows_from == ["microsoft-blocked-sender"]
+    assert linked["microsoft-blocked-sender"].follows_from == []
+    assert linked["compauth-fail"].follows_from == ["dmarc-none", "spf-not-aligned"]
+
+
+def test_spam_verdict_keeps_chain():
+    # SFV:SPM is the filter's own verdict, so the authentication chain still leads to it.
+    dmarc_none = finding("dmarc-none", "warning", "verdicts.dmarc")
+    compauth = finding("compauth-fail", "warning", "verdicts.compauth", "verdicts.dmarc")
+    spam = finding("microsoft-spam", "warning", "microsoft.sfv")
+    spam.evidence[0] = ("microsoft.sfv", "SPM")
+    junk = finding("microsoft-junk", "error", "microsoft.scl", "microsoft.sfv", "verdicts.compauth")
+    linked = {item.name: item for item in link_causes([junk, compauth, spam, dmarc_none], SEVERITY_RANK)}
+    assert linked["microsoft-junk"].follows_from == ["dmarc-none", "microsoft-spam"]
+
+
+def test_info_root_after_warning_root():
+    spf = finding("spf-not-aligned", "info", "verdicts.spf", fix="Optional: align SPF.")
+    dmarc_none = finding("dmarc-none", "warning", "verdicts.dmarc", fix="Publish DMARC.")
+    compauth = finding("compauth-fail", "error", "verdicts.compauth", "verdicts.dmarc", "verdicts.spf")
+    linked = link_causes([compauth, spf, dmarc_none], SEVERITY_RANK)
+    assert [item.name for item in linked] == ["dmarc-none", "spf-not-aligned", "compauth-fail"]
+
+
+def test_summary_info_step_last():
+    spf = finding("spf-not-aligned", "info", "verdicts.spf", fix="Optional: align SPF.")
+    dmarc_none = finding("dmarc-none", "warning", "verdicts.dmarc", fix="Publish DMARC.")
+    tls = finding("received-no-tls", "warning", "received.plain_hops", fix="Turn on TLS.")
+    compauth = finding("compauth-fail", "error", "verdicts.compauth", "verdicts.dmarc", "verdicts.spf")
+    subject = SimpleNamespace(label="a.eml", could_not_check=False, findings=link_causes([compauth, tls, spf, dmarc_none], SEVERITY_RANK))
+    steps = [step.step for step in summarise_changes([subject], SEVERITY_RANK).steps]
+    assert steps == ["Publish DMARC.", "Turn on TLS.", "Optional: align SPF."]

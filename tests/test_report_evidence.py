@@ -86,6 +86,31 @@ def test_spf_tree_names_lookup_status():
     assert text.splitlines() == ['example.com "v=spf1 include:amazonses.com ~all"', "  `- include:amazonses.com TXT timeout"]
 
 
+ARC_FIRST_HOP = {
+    "authserv_id": "mx.example.net", "dkim": [{"aligned": True, "domain": "example.com", "result": "pass"}],
+    "dkim_aligned_pass": True, "dmarc": "pass", "dmarc_policy": None, "from_authenticated": True,
+    "header_from": "example.com", "instance": 1, "position": 9, "sealer": "example.net", "spf": "pass",
+    "spf_aligned": False, "spf_aligned_pass": False, "spf_domain": "bounce.example.org",
+}
+
+
+def test_arc_first_hop_line():
+    text = format_value(ARC_FIRST_HOP)
+    assert text.startswith("i=1 mx.example.net: ")
+    assert "spf=pass (bounce.example.org, not aligned)" in text
+    assert "dkim=pass (example.com)" in text
+    assert "dmarc=pass header.from=example.com" in text
+    assert "from_authenticated" not in text
+
+
+def test_esp_evidence_one_line():
+    clues = [
+        {"esp": "amazonses", "field": "Feedback-ID", "strength": "strong", "value": "AmazonSES"},
+        {"esp": "amazonses", "field": "Message-ID", "strength": "weak", "value": "amazonses.com"},
+    ]
+    assert format_value(clues) == "Feedback-ID AmazonSES (strong), Message-ID amazonses.com (weak)"
+
+
 def test_generic_mapping_key_values():
     assert format_value({"max_24_hour_send": 200.0, "max_send_rate": 1.0, "sent_last_24_hours": None}) == "max_24_hour_send=200; max_send_rate=1"
 

@@ -11,6 +11,9 @@ A finding follows from another when the other's subject fact (its first evidence
 at an earlier stage and is among this finding's evidence: dmarc-fail lists `verdicts.dkim`,
 the fact that dkim-only-esp-signature judges. Only the findings' own evidence is read, so
 no link is invented for rules that do not cite each other's facts.
+
+A verdict in DECIDING_VERDICTS overrides the stages before it: when a finding follows from
+one, its other links are dropped, because an earlier fix would not change the outcome.
 """
 
 from dataclasses import dataclass, field
@@ -34,7 +37,18 @@ FACT_STAGES = {
     "verdicts.compauth": 3,
     "microsoft.cat": 4,
     "microsoft.decoded.cat": 4,
+    # SFV names the part of filtering that decided. BLK and SKB (a Blocked Senders list or an
+    # anti-spam policy's blocked list) skip filtering, so they come before the SCL they set.
+    "microsoft.sfv": 4,
+    "microsoft.decoded.sfv": 4,
     "microsoft.": 5,
+}
+
+# Fact values that decide the outcome on their own. SFV:BLK and SFV:SKB mean the sender is on
+# a blocked list and filtering was skipped ("Anti-spam message headers", SFV field), so no
+# authentication or content change moves the message out of Junk Email.
+DECIDING_VERDICTS = {
+    "microsoft.sfv": {"BLK", "SKB"},
 }
 
 
@@ -83,6 +97,11 @@ def link_causes(findings: list, severity_rank: dict[str, int]) -> list:
             and any(_overlaps(path, primaries[other]) for path in paths)
         ])
 
+    for index, candidates in enumerate(parents):
+        deciding = [other for other in candidates if _decides(findings[other])]
+        if deciding:
+            parents[index] = deciding
+
     roots = [_roots(index, parents) for index in range(len(findings))]
 
     def rank(index: int) -> int:
@@ -93,7 +112,8 @@ def link_causes(findings: list, severity_rank: dict[str, int]) -> list:
 
     root_indexes = [index for index in range(len(findings)) if not parents[index]]
     followers = [index for index in range(len(findings)) if parents[index]]
-    root_indexes.sort(key=lambda index: (min([rank(index)] + [rank(other) for other in followers if index in roots[other]]), stage_key(index), index))
+    # A root that is only informational comes after every root that needs a change.
+    root_indexes.sort(key=lambda index: (_is_informational(findings[index]), min([rank(index)] + [rank(other) for other in followers if index in roots[other]]), stage_key(index), index))
     followers.sort(key=lambda index: (stage_key(index), rank(index), index))
     ordered = root_indexes + followers
 
@@ -102,6 +122,17 @@ def link_causes(findings: list, severity_rank: dict[str, int]) -> list:
         findings[index].follows_from = [findings[root].name for root in ordered if root in roots[index] and root != index]
         findings[index].leads_to = [findings[other].name for other in ordered if other != index and index in roots[other]]
     return [findings[index] for index in ordered]
+
+
+def _decides(finding) -> bool:
+    if not finding.evidence:
+        return False
+    path, value = finding.evidence[0]
+    return str(value).strip().upper() in DECIDING_VERDICTS.get(path, set())
+
+
+def _is_informational(finding) -> bool:
+    return finding.severity == "info"
 
 
 def _roots(index: int, parents: list[list[int]]) -> set[int]:
@@ -163,7 +194,7 @@ def summarise_changes(subjects: list, severity_rank: dict[str, int]) -> ChangeSu
     `subjects` are view.SubjectView objects whose findings link_causes has ordered.
     """
     summary = ChangeSummary()
-    by_step: dict[str, tuple[int, int, ChangeStep]] = {}
+    by_step: dict[str, tuple[tuple[bool, int], int, ChangeStep]] = {}
     for subject in subjects:
         if subject.could_not_check:
             summary.retry_subjects += 1
@@ -176,6 +207,8 @@ def summarise_changes(subjects: list, severity_rank: dict[str, int]) -> ChangeSu
                 continue
             step = finding.fix[0]
             severity = min([severity_rank.get(finding.severity, 3)] + [_rank_of(subject, name, severity_rank) for name in finding.leads_to])
+            # Informational roots sort after every warning and error root.
+            severity = (_is_informational(finding), severity)
             if step not in by_step:
                 by_step[step] = (severity, len(by_step), ChangeStep(step))
             elif severity < by_step[step][0]:

@@ -41,6 +41,9 @@ def _number(value: int | float) -> str:
 def _format_list(items: list) -> str:
     if not items:
         return "(none)"
+    if all(isinstance(item, dict) and is_esp_evidence(item) for item in items):
+        # Short clues read best on one line, in the order the facts list them.
+        return ", ".join(esp_evidence_line(item) for item in items)
     if all(isinstance(item, dict) for item in items):
         return LINE_BREAK.join(format_value(item) for item in items)
     if all(not isinstance(item, (dict, list, tuple)) for item in items):
@@ -219,6 +222,50 @@ def _lookup_state(node: dict) -> str:
     return "no SPF record" if status == "ok" else str(node.get("status") or "")
 
 
+def is_esp_evidence(value: dict) -> bool:
+    """Tell whether `value` is one clue that names a sending service (an item of identities.esp_evidence)."""
+    return {"field", "value", "strength"} <= value.keys()
+
+
+def esp_evidence_line(value: dict) -> str:
+    """Return a sending-service clue as `FIELD VALUE (strength)`, for example `Feedback-ID AmazonSES (strong)`."""
+    line = f"{value.get('field') or '?'} {format_value(value.get('value'))}"
+    return f"{line} ({value['strength']})" if value.get("strength") else line
+
+
+def is_arc_first_hop(value: dict) -> bool:
+    """Tell whether `value` is the summary of ARC instance 1 (arc.first_hop)."""
+    return {"instance", "from_authenticated"} <= value.keys()
+
+
+def arc_first_hop_line(value: dict) -> str:
+    """Return ARC instance 1 as `i=1 HOST: spf=pass (DOMAIN) dkim=pass (DOMAIN) dmarc=pass (p=none)`.
+
+    A result that does not align with the hop's header.from says so, because alignment is
+    what DMARC counts (RFC 7489 section 3.1).
+    """
+    line = f"i={value.get('instance')} {value.get('authserv_id') or value.get('sealer') or '?'}:"
+    clauses = []
+    if value.get("spf"):
+        clauses.append(f"spf={value['spf']}" + _arc_domain_note(value.get("spf_domain"), value.get("spf_aligned")))
+    for signature in value.get("dkim") or []:
+        clauses.append(f"dkim={signature.get('result') or '?'}" + _arc_domain_note(signature.get("domain"), signature.get("aligned")))
+    if value.get("dmarc"):
+        policy = f" (p={value['dmarc_policy']})" if value.get("dmarc_policy") else ""
+        clauses.append(f"dmarc={value['dmarc']}{policy}")
+    if not clauses:
+        clauses.append("no results")
+    if value.get("header_from"):
+        clauses.append(f"header.from={value['header_from']}")
+    return f"{line} {' '.join(clauses)}"
+
+
+def _arc_domain_note(domain: object, aligned: object) -> str:
+    if not domain:
+        return ""
+    return f" ({domain}, not aligned)" if aligned is False else f" ({domain})"
+
+
 def _is_known_shape(value: dict) -> bool:
     return any(matches(value) for matches, _formatter in SHAPES)
 
@@ -231,4 +278,6 @@ SHAPES: tuple[tuple[Callable[[dict], bool], Callable[[dict], str]], ...] = (
     (is_verified_signature, verified_signature_line),
     (is_received_hop, received_hop_line),
     (is_spf_tree, spf_tree_text),
+    (is_arc_first_hop, arc_first_hop_line),
+    (is_esp_evidence, esp_evidence_line),
 )

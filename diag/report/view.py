@@ -251,7 +251,9 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
     view.verification = [VerdictRow(**{key: clean(value) for key, value in row.items()}) for row in verification_rows(entry)]
 
     findings = sorted(entry.get("findings") or [], key=lambda finding: SEVERITY_RANK.get(finding.get("severity"), 3))
-    view.findings = link_causes([finding_view(finding) for finding in findings], SEVERITY_RANK)
+    # The trusted block above the findings already prints the raw header, so evidence points to it.
+    shown_above = {"auth.trusted.raw"} if view.trusted is not None else set()
+    view.findings = link_causes([finding_view(finding, shown_above) for finding in findings], SEVERITY_RANK)
 
     not_run = []
     for outcome in entry.get("outcomes") or []:
@@ -314,8 +316,14 @@ def verdict_rows(entry: dict) -> list[VerdictRow]:
     if "spf" in verdicts:
         rows.append(VerdictRow("SPF", clean(verdicts["spf"]), _spf_detail(entry, verdicts)))
 
-    for signature in verdicts.get("dkim") or []:
-        rows.append(VerdictRow("DKIM", clean(signature.get("result", "")), _dkim_detail(signature)))
+    signatures = verdicts.get("dkim") or []
+    if verdicts and (not signatures or verdicts.get("dkim_signed") is False):
+        # Every clause is dkim=none (RFC 8601 section 2.7.1), or the receiver reported no
+        # signature at all: one row says so, where a missing row would hide the gap.
+        rows.append(VerdictRow("DKIM", "none", "message not signed"))
+    else:
+        for signature in signatures:
+            rows.append(VerdictRow("DKIM", clean(signature.get("result", "")), _dkim_detail(signature)))
 
     if "dmarc" in verdicts:
         rows.append(VerdictRow("DMARC", clean(verdicts["dmarc"]), _dmarc_detail(verdicts)))
@@ -404,8 +412,15 @@ def _decoded_detail(decoded: dict | None) -> str:
     return clean(decoded.get("meaning", ""))
 
 
-def finding_view(finding: dict) -> FindingView:
-    """Return a finding with every value made printable and evidence values as text."""
+# Evidence text for a fact the report already prints above the findings.
+SHOWN_ABOVE = "(the trusted header above)"
+
+
+def finding_view(finding: dict, shown_above: set[str] | frozenset[str] = frozenset()) -> FindingView:
+    """Return a finding with every value made printable and evidence values as text.
+
+    Evidence whose path is in `shown_above` reads SHOWN_ABOVE instead of repeating the value.
+    """
     return FindingView(
         name=clean(finding.get("name", "")),
         code=clean(finding.get("code", "")),
@@ -415,10 +430,17 @@ def finding_view(finding: dict) -> FindingView:
         category=clean(finding.get("category", "")),
         message=clean(finding.get("message", "")),
         why=clean(finding.get("why", "")).strip(),
-        evidence=[(clean(item.get("path", "")), clean(format_value(item.get("value")))) for item in finding.get("evidence") or []],
+        evidence=[_evidence_row(item, shown_above) for item in finding.get("evidence") or []],
         fix=[clean(step).strip() for step in finding.get("fix") or []],
         references=[(clean(ref.get("title", "")), clean(ref.get("url", ""))) for ref in finding.get("references") or []],
     )
+
+
+def _evidence_row(item: dict, shown_above: set[str] | frozenset[str]) -> tuple[str, str]:
+    path = clean(item.get("path", ""))
+    if path in shown_above:
+        return path, SHOWN_ABOVE
+    return path, clean(format_value(item.get("value")))
 
 
 def result_tone(result: str) -> str:
