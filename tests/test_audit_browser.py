@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.browser import open_watched
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.browser
@@ -17,19 +19,6 @@ def audit_html(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "diag", "audit", "samples/audit", "-f", "html", "-o", str(path), "--quiet", "--offline"],
                    cwd=ROOT, check=False, capture_output=True)
     return path
-
-
-def open_watched(page, path: Path) -> dict:
-    """Open `path` and return the console messages, dialogs, page errors and requests it caused."""
-    seen = {"console": [], "dialogs": [], "requests": [], "page_errors": []}
-    page.on("console", lambda message: seen["console"].append(f"{message.type}: {message.text}"))
-    page.on("dialog", lambda dialog: (seen["dialogs"].append(dialog.message), dialog.dismiss()))
-    page.on("request", lambda request: seen["requests"].append(request.url))
-    page.on("pageerror", lambda error: seen["page_errors"].append(str(error)))
-    page.goto(path.as_uri(), wait_until="load")
-    # Give an injected onerror handler the time it would need to fire.
-    page.wait_for_timeout(300)
-    return seen
 
 
 def test_audit_page_runs_nothing(chromium_page, audit_html):

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.rulesamples import sample_cases
 from click.testing import CliRunner
 
 from diag.cli import cli
@@ -28,13 +30,6 @@ JOIN_ZONE = str(ROOT / "samples" / "zones" / "dnsjoin.example.net.zone")
 SAMPLES = ROOT / "samples" / "dnsjoin"
 RULES = load_rules([])
 JOIN_RULES = [rule for rule in RULES if rule.name.startswith("dns-join-")]
-
-
-def sample_cases():
-    for rule in JOIN_RULES:
-        for expected, samples in (("fail", rule.samples_fail), ("pass", rule.samples_pass)):
-            for sample in samples:
-                yield pytest.param(rule.name, sample, expected, id=f"{rule.name}-{Path(sample).name}")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +51,7 @@ def message_dns(sample: str, resolver) -> dict:
     return collect_message_dns(resolver, build_facts(parsed))
 
 
-@pytest.mark.parametrize("rule_name, sample, expected", list(sample_cases()))
+@pytest.mark.parametrize("rule_name, sample, expected", list(sample_cases(JOIN_RULES)))
 def test_rule_sample(session, rule_name, sample, expected):
     assert outcome(analyze(sample, session), rule_name)["outcome"] == expected
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.browser import open_watched
+
 from diag.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,19 +50,6 @@ def write_html(report: dict, path: Path) -> Path:
     render(report, "html", stream)
     path.write_text(stream.getvalue(), encoding="utf-8")
     return path
-
-
-def open_watched(page, path: Path) -> dict:
-    """Open `path` in `page` and return the console messages, dialogs and requests it caused."""
-    seen = {"console": [], "dialogs": [], "requests": [], "page_errors": []}
-    page.on("console", lambda message: seen["console"].append(f"{message.type}: {message.text}"))
-    page.on("dialog", lambda dialog: (seen["dialogs"].append(dialog.message), dialog.dismiss()))
-    page.on("request", lambda request: seen["requests"].append(request.url))
-    page.on("pageerror", lambda error: seen["page_errors"].append(str(error)))
-    page.goto(path.as_uri(), wait_until="load")
-    # Give an injected onerror handler the time it would need to fire.
-    page.wait_for_timeout(300)
-    return seen
 
 
 def assert_inert(page, path: Path, seen: dict) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.rulesamples import sample_cases
+
 from diag.dns.zonefile import ZoneResolver
 from diag.engine.loader import load_rules
 from diag.pipeline import AnalyzeOptions, analyze_bytes
@@ -22,19 +24,12 @@ RULES = load_rules([])
 VERIFY_RULES = [rule for rule in RULES if rule.code.startswith("MD7")]
 
 
-def sample_cases():
-    for rule in VERIFY_RULES:
-        for expected, samples in (("fail", rule.samples_fail), ("pass", rule.samples_pass)):
-            for sample in samples:
-                yield pytest.param(rule.name, sample, expected, id=f"{rule.name}-{Path(sample).name}")
-
-
 @pytest.fixture(scope="module")
 def session():
     return VerifySession(ZoneResolver(ZONES))
 
 
-@pytest.mark.parametrize("rule_name, sample, expected", list(sample_cases()))
+@pytest.mark.parametrize("rule_name, sample, expected", list(sample_cases(VERIFY_RULES)))
 def test_rule_sample(session, rule_name, sample, expected):
     data = (ROOT / sample).read_bytes()
     report = analyze_bytes(data, source=sample, options=AnalyzeOptions(rules=RULES, offline=False, verify_session=session))

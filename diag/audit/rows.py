@@ -47,3 +47,20 @@ def table_row(record: dict) -> Row:
             values[name] = sys.intern(values[name])
     values["findings"] = tuple((sys.intern(name), sys.intern(severity)) for name, severity in record["findings"])
     return Row(**values)
+
+
+class RowCollector:
+    """The part of the terminal and HTML sinks that keeps rows, input errors and skipped paths."""
+
+    def __init__(self) -> None:
+        self.records: list[Row] = []
+        self.errors: list[dict] = []
+        self.skipped: list[dict] = []
+
+    def add(self, result) -> None:
+        if result.error is not None:
+            self.errors.append(result.error)
+        elif result.skipped is not None:
+            self.skipped.append(result.skipped)
+        else:
+            self.records.append(table_row(result.record))

@@ -14,8 +14,8 @@ from datetime import datetime
 from diag import exitcodes
 from diag.pipeline import SEVERITY_ORDER
 
-# "spf" is the receiver's SPF result for any MAIL FROM domain; "spf_aligned" and "dkim"
-# count only results that DMARC can use, whose domain aligns with From (RFC 7489 section 3.1).
+# "spf" is the receiver's SPF result for any MAIL FROM domain. "spf_aligned" and "dkim" count
+# only the results that DMARC can use, whose domain aligns with From (RFC 7489 section 3.1).
 CHECKS = ("spf", "spf_aligned", "dkim", "dmarc", "compauth")
 # Column labels for the tables: which pass each rate counts.
 CHECK_LABELS = {
@@ -71,7 +71,7 @@ def receiver_label(message: dict) -> str:
 def dkim_word(verdicts: dict) -> str | None:
     """Return the DKIM result that counts for DMARC: the best aligned signature's result.
 
-    `pass` needs a passing signature aligned with From (RFC 7489 section 3.1.1);
+    `pass` needs a passing signature aligned with From (RFC 7489 section 3.1.1).
     `not-aligned` means signatures were checked but none aligns, and `none` that the
     receiver reported the message unsigned.
     """
@@ -140,7 +140,7 @@ def message_record(message: dict) -> dict:
 
 @dataclass
 class CheckCounts:
-    """Results of one check: how many messages carried it and what each said."""
+    """Results of one check: how many messages carried it, and the result of each."""
 
     results: Counter = field(default_factory=Counter)
 
@@ -274,8 +274,8 @@ class SummaryBuilder:
     def exit_code(self) -> int:
         """Return 1 for findings at or above --fail-on, else 2 for input errors, else 3 for temperror, else 0.
 
-        Findings come first because they are the answer the audit was run for; an unreadable
-        file in the batch must not hide them.
+        Findings come first because the audit was run to find them, and an unreadable file in
+        the batch must not hide them.
         """
         if self.failing:
             return exitcodes.FINDINGS

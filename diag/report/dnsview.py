@@ -171,7 +171,14 @@ def _easy_dkim_rows(ses_dkim: dict) -> list[DnsRow]:
 
 
 def _selector_key_row(key: dict) -> DnsRow:
-    result = "temperror" if key.get("status") == "temperror" else "weak" if key.get("weak") else "ok" if key.get("status") == "ok" else "missing"
+    if key.get("status") == "temperror":
+        result = "temperror"
+    elif key.get("weak"):
+        result = "weak"
+    elif key.get("status") == "ok":
+        result = "ok"
+    else:
+        result = "missing"
     detail = key.get("name", "")
     if result == "temperror":
         return DnsRow("DKIM key", result, f"{detail}: {_temperror_detail(key)}")

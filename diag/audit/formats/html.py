@@ -11,8 +11,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from diag.audit.formats import reason_of
-from diag.audit.rows import Row, table_row
-from diag.audit.runner import Result
+from diag.audit.rows import RowCollector
 from diag.audit.summary import CHECK_LABELS, CHECKS
 from diag.paths import data_path
 from diag.report.html import STYLESHEET, content_security_policy, html_environment, result_class
@@ -50,23 +49,13 @@ def short_time(iso: str) -> str:
     return f"{iso[11:16]} {iso[19:]}".rstrip()
 
 
-class Sink:
+class Sink(RowCollector):
     payload = None
 
     def __init__(self, stream: TextIO, header: dict) -> None:
+        super().__init__()
         self.stream = stream
         self.header = header
-        self.records: list[Row] = []
-        self.errors: list[dict] = []
-        self.skipped: list[dict] = []
-
-    def add(self, result: Result) -> None:
-        if result.error is not None:
-            self.errors.append(result.error)
-        elif result.skipped is not None:
-            self.skipped.append(result.skipped)
-        else:
-            self.records.append(table_row(result.record))
 
     def finish(self, summary: dict) -> None:
         environment = _environment()

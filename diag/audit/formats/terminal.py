@@ -6,8 +6,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diag.audit.formats import reason_of
-from diag.audit.rows import Row, table_row
-from diag.audit.runner import Result
+from diag.audit.rows import Row, RowCollector
 from diag.audit.summary import CHECK_LABELS, CHECKS
 from diag.report.terminal import TONE_STYLE, make_console
 from diag.report.view import clean, result_tone
@@ -46,22 +45,12 @@ def group_table(title: str, groups: list[dict]) -> Table:
     return table
 
 
-class Sink:
+class Sink(RowCollector):
     payload = None
 
     def __init__(self, stream: TextIO, header: dict) -> None:
+        super().__init__()
         self.console = make_console(stream)
-        self.records: list[Row] = []
-        self.errors: list[dict] = []
-        self.skipped: list[dict] = []
-
-    def add(self, result: Result) -> None:
-        if result.error is not None:
-            self.errors.append(result.error)
-        elif result.skipped is not None:
-            self.skipped.append(result.skipped)
-        else:
-            self.records.append(table_row(result.record))
 
     def finish(self, summary: dict) -> None:
         console = self.console
