@@ -10,7 +10,7 @@ import sys
 import termios
 from pathlib import Path
 
-from diag.report.outcomes import missing_sources, not_applied_note
+from diag.report.outcomes import OutcomeView, group_not_run, missing_sources, not_applied_note
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = "samples/headers/ses-to-m365-spoof.txt"
@@ -79,6 +79,26 @@ def test_terminal_dns_group_names_from_domain():
 
 def test_terminal_ses_group_feedback_region():
     assert "SES account checks not run: they read the SES account through the AWS API. Run maildiag ses check --region eu-west-1." in one_line(maildiag("analyze", "--offline", DEMO))
+
+
+def test_terminal_ses_group_other_sender():
+    text = one_line(maildiag("analyze", "--offline", "samples/headers/esp-sendgrid-to-gmail.txt"))
+    assert "SES account checks not run: the headers show no trace of Amazon SES." in text
+    assert "maildiag ses check" not in text
+
+
+def test_ses_group_named_service():
+    entry = {"input": {"kind": "headers"}, "identities": {"esp": "sendgrid"}}
+    outcome = {"outcome": "not_applicable", "missing": ["ses"]}
+    [group] = group_not_run(entry, [(outcome, OutcomeView("ses-x", "SES1", "title"))])
+    assert group.line == "1 SES account check not run: the headers show that SendGrid, not Amazon SES, sent this message."
+
+
+def test_ses_group_paste_without_trace():
+    entry = {"input": {"kind": "headers"}, "identities": {}}
+    outcome = {"outcome": "not_applicable", "missing": ["ses"]}
+    [group] = group_not_run(entry, [(outcome, OutcomeView("ses-x", "SES1", "title"))])
+    assert "Run `maildiag ses check --region REGION` with the region you send from." in group.line
 
 
 def test_terminal_headers_only_groups():

@@ -110,6 +110,16 @@ def _new_group(key: str, entry: dict, missing: frozenset[str]) -> OutcomeGroup:
             return OutcomeGroup(key, "DNS check", "not run", "no DNS lookups were made (--offline without --zone or --replay)", f"Run `{command}` to check the records, or drop --offline to verify the message.")
         return OutcomeGroup(key, "DNS record check", "not run", "the domain's DNS records were not looked up", f"Run `{command}`.")
     if key == "ses":
+        if _sent_elsewhere(entry):
+            # The SES account cannot explain mail that another service or server sent.
+            service = entry["identities"].get("esp")
+            if service:
+                from diag.facts.esp import provider_names
+
+                reason = f"the headers show that {provider_names().get(service, service)}, not Amazon SES, sent this message"
+            else:
+                reason = "the headers show no trace of Amazon SES"
+            return OutcomeGroup(key, "SES account check", "not run", reason)
         region = _region(entry)
         command = f"maildiag ses check --region {region or 'REGION'}"
         where = "" if region else " with the region you send from"
@@ -148,6 +158,24 @@ def _from_domain(entry: dict) -> str:
     domain = domain or entry.get("domain") or (entry.get("dns") or {}).get("domain")
     domain = domain or ((entry.get("ses") or {}).get("config") or {}).get("from_domain")
     return str(domain or "")
+
+
+def _sent_elsewhere(entry: dict) -> bool:
+    """Tell whether the message's headers show a sender other than Amazon SES.
+
+    Strong evidence naming another service does, and so does a message from a received
+    mailbox (it has Received fields) with no trace of SES at all; a header paste that names
+    no service at all keeps the SES advice, since the user may not have pasted every field.
+    """
+    identities = entry.get("identities") or {}
+    if "input" not in entry:
+        return False
+    service = identities.get("esp")
+    if service:
+        return service != "amazonses"
+    traces = [evidence for evidence in identities.get("esp_evidence") or () if evidence.get("esp") == "amazonses"]
+    received = (entry.get("received") or {}).get("hops")
+    return not traces and not identities.get("esp_unconfirmed") and bool(received)
 
 
 def _region(entry: dict) -> str:
