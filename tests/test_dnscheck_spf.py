@@ -1,6 +1,6 @@
 """SPF posture checks over an in-memory resolver (RFC 7208)."""
 
-from diag.dnscheck.spf import check_spf, split_terms, with_include
+from diag.dnscheck.spf import check_spf, parse_term, split_terms, with_include
 from tests.test_dnscheck_memory import MemoryResolver
 
 SES = "v=spf1 ip4:199.255.192.0/22 ip4:199.127.232.0/22 ip4:54.240.0.0/18 -all"
@@ -223,3 +223,8 @@ def test_spf_macro_not_expanded():
 
 def test_with_include_before_redirect():
     assert with_include("v=spf1 mx redirect=_spf.example.com", "amazonses.com") == "v=spf1 mx include:amazonses.com redirect=_spf.example.com"
+
+
+def test_term_comma_error_spelled():
+    error = parse_term("a:mail.example.com,", "example.com").error
+    assert error == "Do not separate mechanisms with commas: a:mail.example.com,"

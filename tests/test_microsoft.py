@@ -47,7 +47,7 @@ def test_decoded_values():
     decoded = microsoft.collect(read_headers("auth-m365-inbound-two-tenants.txt"))["decoded"]
     assert decoded["cat"]["meaning"].startswith("Spoofing")
     assert decoded["cat"]["documented"] is True
-    assert decoded["cat"]["doc_date"] == "2025-07-07"
+    assert decoded["cat"]["doc_date"] == "2026-07-27"
     assert decoded["scl"]["group"] == "spam"
     assert decoded["bcl"]["group"] == "few_complaints"
     assert decoded["sfty"]["source"] == "https://learn.microsoft.com/en-us/defender-office-365/message-headers-eop-mdo"
@@ -74,11 +74,11 @@ def test_organization_scl_fallback():
     assert facts["scl_source"] == "X-MS-Exchange-Organization-SCL"
 
 
-def test_sfv_ski_history():
+def test_sfv_ski_allow_list():
     decoded = tables.decode_code("sfv", "SKI")
     assert decoded["documented"] is True
-    assert decoded["doc_date"] is None
-    assert "no longer lists SKI" in decoded["note"]
+    assert decoded["doc_date"] == "2026-07-27"
+    assert "IP Allow List" in decoded["meaning"]
 
 
 def test_cat_none_undocumented():
@@ -94,7 +94,7 @@ def test_unknown_code():
 
 
 def test_compauth_groups():
-    assert tables.decode_compauth("130")["meaning"].startswith("The message passed authentication because a trusted ARC")
+    assert tables.decode_compauth("130")["meaning"].startswith("The message passed authentication because the ARC result of a trusted ARC sealer")
     assert tables.decode_compauth("116")["group"] == "pass"
     assert tables.decode_compauth("702")["group"] == "pass"
     assert tables.decode_compauth("905")["group"] == "bypassed"
@@ -102,6 +102,16 @@ def test_compauth_groups():
     assert tables.decode_compauth("802")["documented"] is False
     assert tables.decode_compauth("050")["documented"] is False
     assert tables.decode_compauth("1")["documented"] is False
+
+
+def test_compauth_codes_2026():
+    assert tables.decode_compauth("111")["meaning"].startswith("DMARC gave a temporary or permanent error")
+    assert tables.decode_compauth("116")["meaning"].startswith("The MX record of the From domain")
+    assert tables.decode_compauth("501")["documented"] is True
+    assert "group" not in tables.decode_compauth("501")
+    assert tables.decode_compauth("503")["documented"] is False
+    assert tables.decode_compauth("650")["meaning"] == "The message failed implicit authentication (6xx)."
+    assert tables.decode_compauth("101")["doc_date"] == "2026-07-27"
 
 
 def test_scl_unstamped_values():

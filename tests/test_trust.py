@@ -201,9 +201,9 @@ def test_dmarc_policy_property():
 
 
 def test_compauth_undocumented_code():
-    headers = make(("Authentication-Results", "dmarc=fail action=none header.from=example.com;compauth=fail reason=501"))
+    headers = make(("Authentication-Results", "dmarc=fail action=none header.from=example.com;compauth=fail reason=503"))
     _, verdicts = trust.select(authres.collect(headers), headers, "example.com", [])
-    assert verdicts["compauth_reason"] == "501"
+    assert verdicts["compauth_reason"] == "503"
     assert verdicts["compauth_decoded"]["documented"] is False
     assert verdicts["compauth_decoded"]["meaning"] is None
 

@@ -146,7 +146,7 @@ def parse_term(raw: str, domain: str, query=None) -> Term:
         # used when the term has no macro.
         _, mechanism, argument, _, _ = offline.validate_mechanism(raw.replace("%{p}", "%{d}"))
     except perm_error as error:
-        term.error = str(error)
+        term.error = _pyspf_message(error)
         return term
     except _NoDNSError:
         term.error = "the term needs a DNS query to parse"
@@ -161,6 +161,11 @@ def parse_term(raw: str, domain: str, query=None) -> Term:
     elif mechanism in ("a", "mx", "ptr"):
         term.target = domain
     return term
+
+
+def _pyspf_message(error: Exception) -> str:
+    """Return pyspf's PermError text with its misspelling of "mechanisms" corrected (pyspf 2.0.14)."""
+    return str(error).replace("mechnisms", "mechanisms")
 
 
 @dataclass
