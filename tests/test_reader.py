@@ -10,6 +10,7 @@ import pytest
 
 from diag.errors import InputError
 from diag.messages.reader import read_message
+from diag.messages.model import Header
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "samples"
@@ -266,3 +267,16 @@ def test_corpus_reads(path):
     for name in (b"authentication-results", b"received"):
         if b"\n" + name + b":" in lowered or b"\t" + name + b"\t" in lowered:
             assert parsed.get_all(name.decode()), f"{path.name}: no {name.decode()} field read"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("a\r\n b", "a b"),
+    ("a\n\tb\n c", "a\tb c"),
+    ("a\r\r\n b", "a\r b"),
+    # A line break without whitespace after it is no fold and becomes a space.
+    ("a\nb\n c", "a b c"),
+    ("a\r\nb", "a b"),
+    ("  a\n ", "a"),
+])
+def test_header_unfolded_forms(value, expected):
+    assert Header("X-Test", value, 0).unfolded == expected

@@ -1,6 +1,7 @@
 """The reader's output: header fields in order, the body if any, and the repairs made."""
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -39,6 +40,10 @@ class Header:
     value: str
     # 0 for the topmost field. Receivers prepend, so a lower position is a later hop.
     position: int
+    # The name in lower case, for comparing names, which are case-insensitive (RFC 5322
+    # section 1.2.2). It is set once here because the facts modules compare names many times
+    # per message. It is not a constructor argument, and not compared or shown in repr.
+    lowered_name: str = field(init=False, compare=False, repr=False)
 
     def __init__(self, name: str, value: str, position: int):
         # The __init__ that a frozen dataclass generates sets each field through
@@ -49,6 +54,7 @@ class Header:
         fields["name"] = name
         fields["value"] = value
         fields["position"] = position
+        fields["lowered_name"] = name.lower()
 
     # Computed once, because the facts modules read the same value many times.
     @_computed_once
@@ -59,9 +65,18 @@ class Header:
         so "a\r\n b" becomes "a b". A line break not followed by whitespace is not a fold
         and becomes a space.
         """
-        if "\n" not in self.value:
-            return self.value.strip()
-        unfolded = _FOLD.sub("", self.value)
+        value = self.value
+        if "\n" not in value:
+            return value.strip()
+
+        # When every line break is followed by a space or tab, as in every field of a clean
+        # message, removing the breaks unfolds it. String methods do this about three times
+        # faster than the regular expressions below, which scan the text character by character.
+        text = value.replace("\r\n", "\n") if "\r" in value else value
+        if text.count("\n") == text.count("\n ") + text.count("\n\t"):
+            return text.replace("\n", "").strip()
+
+        unfolded = _FOLD.sub("", value)
         # Every line break in a field of a clean message is a fold, so this runs only
         # for fields that the repair reader (diag.messages.repair) put together.
         if "\n" in unfolded:
@@ -71,7 +86,52 @@ class Header:
     def is_named(self, name: str) -> bool:
         # Field names are ASCII (RFC 5322 section 3.6.8) and lower() keeps the length of
         # ASCII text, so names of another length cannot match. The check skips most lower() calls.
-        return len(self.name) == len(name) and self.name.lower() == name.lower()
+        return len(self.name) == len(name) and self.lowered_name == name.lower()
+
+
+def _group_by_name(headers: Sequence[Header]) -> dict[str, list[Header]]:
+    groups: dict[str, list[Header]] = {}
+    for header in headers:
+        group = groups.get(header.lowered_name)
+        if group is None:
+            groups[header.lowered_name] = [header]
+        else:
+            group.append(header)
+    return groups
+
+
+class HeaderList(list[Header]):
+    """The header fields of one message, top first, with lookups by name.
+
+    read_message returns one. The index behind the lookups is built on the first lookup
+    and kept, so the list must not be changed after that. The reader does not change it.
+    """
+
+    @_computed_once
+    def by_name(self) -> dict[str, list[Header]]:
+        """The fields grouped by lower-cased name, each group top first. Do not modify it."""
+        return _group_by_name(self)
+
+    def get_all(self, name: str) -> list[Header]:
+        """Return the fields named `name` in any case, top first, or an empty list."""
+        return list(self.by_name.get(name.lower(), ()))
+
+    def first(self, name: str) -> Header | None:
+        """Return the topmost field named `name` (any case), or None."""
+        group = self.by_name.get(name.lower())
+        return group[0] if group else None
+
+
+def fields_by_name(headers: Sequence[Header]) -> dict[str, list[Header]]:
+    """Return the fields of `headers` grouped by lower-cased name, each group top first.
+
+    For a HeaderList (the reader's output) the index is built once per message and shared
+    by every caller, so the result must not be modified. Any other sequence, such as a
+    list built in a test, is grouped anew on each call.
+    """
+    if isinstance(headers, HeaderList):
+        return headers.by_name
+    return _group_by_name(headers)
 
 
 @dataclass(frozen=True)
@@ -86,6 +146,7 @@ class Repair:
 
 @dataclass
 class ParsedMessage:
+    # A HeaderList when read_message built it, so that lookups by name share one index.
     headers: list[Header]
     # None when the input was a header block only.
     body: bytes | None
@@ -101,10 +162,8 @@ class ParsedMessage:
         return "message" if self.body is not None else "headers"
 
     def get_all(self, name: str) -> list[Header]:
-        return [header for header in self.headers if header.is_named(name)]
+        return list(fields_by_name(self.headers).get(name.lower(), ()))
 
     def first(self, name: str) -> Header | None:
-        for header in self.headers:
-            if header.is_named(name):
-                return header
-        return None
+        group = fields_by_name(self.headers).get(name.lower())
+        return group[0] if group else None

@@ -7,6 +7,8 @@ or the body. Names are lower-case. Sources: RFC 5322 section 3.6 (message fields
 documents in "Anti-spam message headers in Microsoft 365".
 """
 
+from functools import lru_cache
+
 # Trace and authentication fields: receivers stamp them, so a paste from a mailbox nearly
 # always has several, and they are what a paste split by a blank line continues with.
 TRACE_NAMES = frozenset({
@@ -127,6 +129,9 @@ REGISTERED_WORD_NAMES = frozenset({
 })
 
 
+# Cached because the reader asks about the field after each From and Subject of every message,
+# and field names repeat from message to message.
+@lru_cache(maxsize=1024)
 def is_text_word(name: str) -> bool:
     """Tell whether `name` reads as a word of text ("Reminder", "Re", "FWD") more than a field name.
 

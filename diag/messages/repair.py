@@ -147,13 +147,13 @@ def is_lost_fold(field_name: str, value: str, name: str) -> bool:
     And `name` must read as a word of text (names.is_text_word), so X- and other real
     fields stay fields.
     """
+    # The word test comes first because it is cached and rules out nearly every real field name.
+    if not names.is_text_word(name):
+        return False
     lowered = field_name.lower()
     if lowered in names.DISPLAY_NAME_FIELDS:
-        if "@" in value or "<" in value:
-            return False
-    elif lowered not in names.UNSTRUCTURED_NAMES:
-        return False
-    return names.is_text_word(name)
+        return "@" not in value and "<" not in value
+    return lowered in names.UNSTRUCTURED_NAMES
 
 
 class _Texts(Sequence[str]):
