@@ -281,3 +281,56 @@ def test_raw_collapses_folding():
     parsed = received.parse_received(Header("Received", "from a.example.net\r\n\tby b.example.org with SMTP;\r\n 2 Dec 2024 10:00:00 +0000", 4))
     assert parsed["raw"] == "from a.example.net by b.example.org with SMTP; 2 Dec 2024 10:00:00 +0000"
     assert parsed["position"] == 4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon, 2 Dec 2024 10:00:00 +0100",
+        "2 Dec 2024 10:00:00 -0000",
+        "Mon, 02 Dec 2024 10:00:00 -0530",
+        "Mo, 2 Dez 2024 10:00:00 +0100",
+        "2 Dec 2024 10:00:00.25 +0000",
+        "Mon, 2 Dec 2024 10:00:00 EST",
+    ],
+)
+def test_date_iso_is_isoformat(text):
+    parsed = parse_date(text)
+    assert parsed.iso == parsed.value.isoformat()
+
+
+def test_date_negative_zero_is_utc():
+    parsed = parse_date("Mon, 2 Dec 2024 10:00:00 -0000")
+    assert parsed.iso == "2024-12-02T10:00:00+00:00"
+    assert parsed.zone_known is True
+
+
+def test_date_zone_minutes_over_59():
+    # A zone that datetime.fromisoformat would read differently goes to the general parser.
+    assert parse_date("Mon, 2 Dec 2024 10:00:00 +0075").iso == "2024-12-02T10:00:00+01:15"
+
+
+@pytest.mark.parametrize(
+    "comment,expected",
+    [
+        ("(using TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384)", True),
+        ("(version=TLS1_2)", True),
+        ("(version= TLS1_3)", True),
+        ("(Google Transport Security)", True),
+        ("(cipher=TLS_AES_256_GCM_SHA384)", True),
+        ("(xstarttls)", False),
+        ("(xtls1.2)", False),
+        ("(xcipher=1)", False),
+        ("(TLS is not used)", False),
+    ],
+)
+def test_tls_evidence(comment, expected):
+    parsed = hop(f"from a.example.net ([192.0.2.1]) by b.example.org with SMTP {comment} id 1; 2 Dec 2024 10:00:00 +0000")
+    assert parsed["tls"] is expected
+
+
+def test_from_comment_after_other_comment():
+    parsed = hop("(qmail 1 invoked) from a.example.net (a.example.net [192.0.2.5]) by b.example.org with SMTP; 2 Dec 2024 10:00:00 +0000")
+    assert parsed["from_ip"] == "192.0.2.5"
+    assert parsed["from_rdns"] == "a.example.net"
+    assert parsed["by"] == "b.example.org"

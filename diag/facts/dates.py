@@ -37,7 +37,19 @@ _ISO_DATE = re.compile(
     r"|\s+(?P<zone_name>UTC|GMT)\b)?"
 )
 
+# The form nearly every MTA writes: "[Tue, ]3 Dec 2024 10:15:07 +0100" (RFC 5322 section
+# 3.3 with an English weekday and month, a four-digit year, seconds and a numeric zone
+# below 24 hours). It is matched at the start of the text. The text before the day contains
+# no digit, so _RFC_DATE finds its first match at the same day number and reads the same
+# fields. The fast path writes the ISO 8601 form from the matched text and lets
+# datetime.fromisoformat build the value in C, about three times faster than the general path.
+_COMMON_DATE = re.compile(
+    r" *(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Z][a-z]{2}) ([12]\d{3}) (\d{2}:\d{2}:\d{2})"
+    r" ([+-])([01]\d|2[0-3])([0-5]\d)(?!\d)"
+)
+
 _ENGLISH_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_COMMON_MONTHS = {name.title(): f"{index:02d}" for index, name in enumerate(_ENGLISH_MONTHS, start=1)}
 
 # Abbreviations seen in Received fields written by MTAs running in a non-English locale
 # (German, French, Spanish, Italian, Portuguese, Dutch, Scandinavian), keyed without the
@@ -81,6 +93,8 @@ class ReceivedDate(NamedTuple):
 
     value: datetime
     zone_known: bool
+    # `value` in ISO 8601 form, as datetime.isoformat writes it.
+    iso: str
 
 
 def _timezone(offset_seconds: int) -> timezone:
@@ -144,7 +158,7 @@ def _build(fields: tuple, microseconds: int, zone_known: bool) -> ReceivedDate |
         value = datetime(year, month, day, hour, minute, second, microseconds, tzinfo=_timezone(offset))
     except ValueError:
         return None
-    return ReceivedDate(value, zone_known)
+    return ReceivedDate(value, zone_known, value.isoformat())
 
 
 def _parse_rfc(match: re.Match) -> ReceivedDate | None:
@@ -176,12 +190,40 @@ def _parse_iso(match: re.Match) -> ReceivedDate | None:
     return _build(fields, _microseconds(match["fraction"]), zone_known)
 
 
+def _parse_common(match: re.Match) -> ReceivedDate | None:
+    """Read a date that _COMMON_DATE matched, or return None to leave it to _parse_rfc.
+
+    fromisoformat rejects what datetime() would reject (31 Feb, hour 24) and also a leap
+    second, and _parse_rfc then parses those.
+    """
+    day, month_name, year, time_of_day, sign, zone_hours, zone_minutes = match.groups()
+    month = _COMMON_MONTHS.get(month_name)
+    if month is None:
+        return None
+
+    # isoformat writes a zero offset as "+00:00", so "-0000" does too.
+    if sign == "-" and zone_hours == "00" and zone_minutes == "00":
+        sign = "+"
+    iso = f"{year}-{month}-{day if len(day) == 2 else '0' + day}T{time_of_day}{sign}{zone_hours}:{zone_minutes}"
+    try:
+        value = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return ReceivedDate(value, True, iso)
+
+
 def find_date(text: str) -> tuple[ReceivedDate | None, int]:
     """Find and parse the first date in `text`.
 
     Returns the date (None when no readable date is found) and the index where the date
     starts, or -1 when none was found.
     """
+    match = _COMMON_DATE.match(text)
+    if match is not None:
+        parsed = _parse_common(match)
+        if parsed is not None:
+            return parsed, match.start(1)
+
     match = _RFC_DATE.search(text)
     if match is not None:
         parsed = _parse_rfc(match)
