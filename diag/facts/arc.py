@@ -15,9 +15,10 @@ the chain.
 """
 
 import logging
+from operator import attrgetter
 
 from diag.facts import authres, dkimsig, orgdomain, trust
-from diag.messages.model import Header
+from diag.messages.model import Header, fields_by_name
 
 log = logging.getLogger(__name__)
 
@@ -26,24 +27,19 @@ _MEMBERS = {"arc-seal": "seal", "arc-message-signature": "message", "arc-authent
 MAX_INSTANCE = 50
 
 
-def _instance(member: str, value: str) -> int | None:
-    """Return the i= tag: the first clause of an AAR (RFC 8617 section 4.1.1), any tag of
-    an AS or AMS, whose tags may come in any order."""
-    if member == "results":
-        value = value.split(";", 1)[0]
-    tags, _ = dkimsig.parse_tag_list(value)
+def _instance(tags: dict[str, str]) -> int | None:
+    """Return the i= tag as a number, or None when it is missing or not a number."""
     text = tags.get("i", "").strip()
     return int(text) if text.isdigit() else None
 
 
-def _first_hop(results_header: Header, seal_d: str | None, from_domain: str | None) -> dict:
+def _first_hop(results_header: Header, parsed: dict, seal_d: str | None, from_domain: str | None) -> dict:
     """Summarise the ARC-Authentication-Results of instance 1: what the first intermediary saw.
 
     Alignment is judged against the header.from of the first hop's dmarc clause, which is
     the From domain that hop saw. A list may have rewritten From since. Without that clause,
     the From domain of the message as delivered is used.
     """
-    parsed = authres.parse_cached(results_header.unfolded, arc=True)
     clauses = [dict(result, position=results_header.position) for result in parsed["results"]]
     dmarc = next((result for result in clauses if result["method"] == "dmarc"), None)
     if dmarc is not None:
@@ -68,7 +64,7 @@ def _first_hop(results_header: Header, seal_d: str | None, from_domain: str | No
     return hop
 
 
-def _chain_pass(sets: list[dict], results_by_instance: dict[int, Header], verdicts: dict,
+def _chain_pass(sets: list[dict], results_by_instance: dict[int, dict], verdicts: dict,
                 trusted: dict | None, sealed_fail: bool) -> tuple[bool | None, str | None]:
     """Return (chain passed, source) from the receiver's view of the chain, or (None, None).
 
@@ -87,10 +83,9 @@ def _chain_pass(sets: list[dict], results_by_instance: dict[int, Header], verdic
 
     newest = sets[-1]
     receiver = orgdomain.org_domain(trusted["authserv_id"])
-    header = results_by_instance.get(newest["instance"])
-    if header is None or receiver is None or orgdomain.org_domain(newest.get("seal_d")) != receiver:
+    parsed = results_by_instance.get(newest["instance"])
+    if parsed is None or receiver is None or orgdomain.org_domain(newest.get("seal_d")) != receiver:
         return None, None
-    parsed = authres.parse_cached(header.unfolded, arc=True)
     verdict = next((result["result"] for result in parsed["results"] if result["method"] == "arc"), None)
     if verdict in ("pass", "fail"):
         return verdict == "pass", f"arc-authentication-results i={newest['instance']}"
@@ -104,22 +99,34 @@ def collect(headers: list[Header], verdicts: dict, from_domain: str | None = Non
     `from_domain` is the From domain of the message, and `trusted` is auth.trusted, which
     names the receiver.
     """
-    members: dict[int, dict[str, list[Header]]] = {}
+    # Each member is kept with its tags, which are parsed once. An ARC-Authentication-Results
+    # keeps the tags of its first clause, where RFC 8617 section 4.1.1 puts i=, because the
+    # rest is Authentication-Results syntax.
+    by_name = fields_by_name(headers)
+    arc_fields = [header for name in _MEMBERS for header in by_name.get(name, ())]
+    # Top first, so that errors come in header order.
+    arc_fields.sort(key=attrgetter("position"))
+    members: dict[int, dict[str, list[tuple[Header, dict]]]] = {}
     errors = []
-    for header in headers:
-        member = _MEMBERS.get(header.name.lower())
-        if member is None:
-            continue
-        instance = _instance(member, header.unfolded)
+    for header in arc_fields:
+        member = _MEMBERS[header.lowered_name]
+        value = header.unfolded
+        if member == "results":
+            value = value.split(";", 1)[0]
+        tags, _ = dkimsig.parse_tag_list(value)
+        instance = _instance(tags)
         if instance is None:
             errors.append(f"{header.name} at position {header.position} has no valid i= tag")
             continue
-        members.setdefault(instance, {}).setdefault(member, []).append(header)
+        members.setdefault(instance, {}).setdefault(member, []).append((header, tags))
 
     if not members and verdicts.get("arc") is None:
         return {}
 
     sets = []
+    # The parsed ARC-Authentication-Results of each instance, read once for the sets, the
+    # chain verdict and the first hop.
+    parsed_results: dict[int, dict] = {}
     for instance in sorted(members):
         found = members[instance]
         entry: dict = {"instance": instance}
@@ -129,18 +136,18 @@ def collect(headers: list[Header], verdicts: dict, from_domain: str | None = Non
                 errors.append(f"ARC instance {instance} has {count} {member} header fields, expected 1")
 
         if found.get("seal"):
-            tags, _ = dkimsig.parse_tag_list(found["seal"][0].unfolded)
+            tags = found["seal"][0][1]
             entry["cv"] = tags.get("cv", "").lower() or None
             entry["seal_d"] = tags.get("d", "").lower() or None
             entry["seal_s"] = tags.get("s") or None
         if found.get("message"):
-            tags, _ = dkimsig.parse_tag_list(found["message"][0].unfolded)
+            tags = found["message"][0][1]
             entry["message_d"] = tags.get("d", "").lower() or None
             entry["message_s"] = tags.get("s") or None
         if found.get("results"):
-            parsed = authres.parse_cached(found["results"][0].unfolded, arc=True)
+            parsed = parsed_results[instance] = authres.parse_value(found["results"][0][0].unfolded, arc=True)
             entry["authserv_id"] = parsed["authserv_id"]
-        entry["positions"] = sorted(header.position for group in found.values() for header in group)
+        entry["positions"] = sorted(header.position for group in found.values() for header, _ in group)
         sets.append(entry)
 
     instances = [entry["instance"] for entry in sets]
@@ -159,14 +166,19 @@ def collect(headers: list[Header], verdicts: dict, from_domain: str | None = Non
     if failed:
         facts["broken_instance"] = min(failed)
 
-    results_by_instance = {instance: found["results"][0] for instance, found in members.items() if len(found.get("results", [])) == 1}
+    results_by_instance = {
+        instance: parsed_results[instance] for instance, found in members.items() if len(found.get("results", [])) == 1
+    }
     chain_pass, source = _chain_pass(sets, results_by_instance, verdicts, trusted, bool(failed))
     if chain_pass is not None:
         facts["chain_pass"] = chain_pass
         facts["chain_pass_source"] = source
     if 1 in results_by_instance:
         first_seal = sets[0].get("seal_d") if sets and sets[0]["instance"] == 1 else None
-        facts["first_hop"] = _first_hop(results_by_instance[1], first_seal, orgdomain.normalise(from_domain))
+        first_results = members[1]["results"][0][0]
+        facts["first_hop"] = _first_hop(
+            first_results, results_by_instance[1], first_seal, orgdomain.normalise(from_domain)
+        )
 
     if errors:
         facts["structure_errors"] = errors

@@ -10,12 +10,15 @@ ARC-Message-Signature use the same syntax (RFC 8617 section 4.1).
 import logging
 import re
 
-from diag.messages.model import Header
+from diag.messages.model import Header, fields_by_name
 
 log = logging.getLogger(__name__)
 
 # RFC 6376 section 3.2: tag-name = ALPHA *ALNUMPUNC, where ALNUMPUNC is a letter, digit or "_".
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+# The tags of DKIM-Signature (RFC 6376 section 3.5) and of ARC-Seal and
+# ARC-Message-Signature (RFC 8617 sections 4.1.2 and 4.1.3), all valid tag names.
+_REGISTERED_TAGS = frozenset(("v", "a", "b", "bh", "c", "d", "h", "i", "l", "q", "s", "t", "x", "z", "cv"))
 
 # Tags whose values are base64 (RFC 6376 section 3.5); folding whitespace inside is removed.
 _BASE64_TAGS = ("b", "bh")
@@ -32,15 +35,15 @@ def parse_tag_list(value: str) -> tuple[dict[str, str], list[str]]:
     tags: dict[str, str] = {}
     errors = []
     for spec in value.split(";"):
-        if not spec.strip():
-            # A trailing ";" is allowed; an empty spec elsewhere is harmless.
-            continue
         name, equals, tag_value = spec.partition("=")
-        name = name.strip()
         if not equals:
-            errors.append(f"tag-spec {spec.strip()!r} has no '='")
+            # A trailing ";" is allowed; an empty spec elsewhere is harmless.
+            if spec.strip():
+                errors.append(f"tag-spec {spec.strip()!r} has no '='")
             continue
-        if not _TAG_NAME.match(name):
+        name = name.strip()
+        # The set lookup spares the regular expression for the tag names in use.
+        if name not in _REGISTERED_TAGS and not _TAG_NAME.match(name):
             errors.append(f"tag name {name!r} is not ALPHA *(ALPHA / DIGIT / '_')")
             continue
         if name in tags:
@@ -77,9 +80,7 @@ def describe(tags: dict[str, str]) -> dict:
 def collect(headers: list[Header]) -> list[dict]:
     """Return every DKIM-Signature, top first, with its tags and syntax errors."""
     signatures = []
-    for header in headers:
-        if not header.is_named("DKIM-Signature"):
-            continue
+    for header in fields_by_name(headers).get("dkim-signature", ()):
         raw = header.unfolded
         tags, errors = parse_tag_list(raw)
         signature = describe(tags)

@@ -15,7 +15,7 @@ crossed an untrusted boundary; it is listed but never read as the verdict.
 import logging
 
 from diag.facts import tables
-from diag.messages.model import Header
+from diag.messages.model import Header, fields_by_name
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def parse_fields(value: str) -> tuple[dict[str, str], list[str]]:
     fields: dict[str, str] = {}
     repeated = []
     for item in value.split(";"):
-        key, colon, field_value = item.strip().partition(":")
+        key, colon, field_value = item.partition(":")
         key = key.strip().upper()
         if not key or not colon:
             continue
@@ -78,9 +78,7 @@ def _report_facts(fields: dict[str, str]) -> tuple[dict, dict]:
 
 def collect(headers: list[Header]) -> dict:
     """Return microsoft.*: the receiver's Forefront report, BCL and mailbox delivery fields."""
-    by_name: dict[str, list[Header]] = {}
-    for header in headers:
-        by_name.setdefault(header.name.lower(), []).append(header)
+    by_name = fields_by_name(headers)
 
     facts: dict = {}
     decoded: dict = {}

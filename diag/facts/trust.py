@@ -24,7 +24,7 @@ ARC-Authentication-Results never give verdicts here: they are an intermediary's 
 import logging
 
 from diag.facts import esp, orgdomain, tables
-from diag.messages.model import Header
+from diag.messages.model import Header, fields_by_name
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,8 @@ def _block(auth_headers: list[dict], headers: list[Header], authserv_id: str | N
     """Return (trusted A-R entries top first, positions of same-id A-Rs from earlier hops)."""
     same_id = [entry for entry in auth_headers if entry["authserv_id"] == authserv_id]
     start = same_id[0]["position"]
-    received_after = [
-        header.position for header in headers if header.position > start and header.is_named("Received")
-    ]
-    stop = received_after[0] if received_after else None
+    received = fields_by_name(headers).get("received", ())
+    stop = next((header.position for header in received if header.position > start), None)
 
     block = [entry for entry in same_id if stop is None or entry["position"] < stop]
     earlier = [entry["position"] for entry in same_id if stop is not None and entry["position"] > stop]
