@@ -219,6 +219,24 @@ def test_dkim_pass_confirms_esp():
     assert "esp_unconfirmed" not in facts
 
 
+def test_dkim_domain_first_tag():
+    facts = identities.collect(headers_of(("DKIM-Signature", " d=sendgrid.net; v=1; a=rsa-sha256; s=smtpapi; b=BBBB")))
+    assert facts["esp_unconfirmed"] == "sendgrid"
+    assert facts["esp_evidence"][0]["value"] == "d=sendgrid.net"
+
+
+def test_dkim_pass_keeps_old_evidence():
+    facts = identities.collect(headers_of(
+        ("DKIM-Signature", "v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=sendgrid.net; s=smtpapi; b=BBBB"),
+    ))
+    before = facts["esp_evidence"]
+    esp.add_receiver_evidence(facts, {"dkim": [{"domain": "sendgrid.net", "result": "pass", "esp": "sendgrid"}]})
+    assert facts["esp_evidence"] is not before
+    assert before[0]["strength"] == "weak"
+    assert before[0]["value"] == "d=sendgrid.net"
+    assert facts["esp_evidence"][0]["value"] == "d=sendgrid.net (dkim=pass at the receiver)"
+
+
 def test_esp_absent():
     facts = identities.collect(headers_of(("From", "a@example.com"), ("Message-ID", "<x@example.com>")))
     assert "esp" not in facts

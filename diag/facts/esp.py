@@ -16,6 +16,8 @@ WEAK = "weak"
 
 # identities.* keys that weigh() derives from identities.esp_evidence.
 _DERIVED = ("esp", "esp_source", "esp_unconfirmed", "esp_conflict", "ses_markers")
+# Every identities.* key that weigh() sets.
+_WEIGHED = ("esp_evidence", *_DERIVED)
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,6 +31,9 @@ def _domains() -> dict[str, str]:
     return by_domain
 
 
+# Cached because the same sending hosts and domains recur across messages, and each
+# message looks up several of them (Message-ID host, Return-Path, DKIM d=, client host).
+@functools.lru_cache(maxsize=4096)
 def provider_of(domain: str | None) -> str | None:
     """Return the provider key (`amazonses`, `sendgrid`, ...) owning `domain`, or None."""
     organisational = org_domain(domain)
@@ -61,7 +66,9 @@ def add_receiver_evidence(identities: dict, verdicts: dict) -> None:
     hosts such as a25-7.smtp-out.us-east-1.amazonses.com, so a message whose first hop came
     from another host was delivered by that host, whatever its Message-ID contains.
     """
-    found = [dict(entry) for entry in identities.get("esp_evidence") or []]
+    # A new list, because weigh() stores it. Its items are shared with the old list, and
+    # _confirm_signature replaces an item instead of changing it.
+    found = list(identities.get("esp_evidence") or [])
 
     mail_from = verdicts.get("spf_domain") if verdicts.get("spf_identity") == "mailfrom" else None
     provider = provider_of(mail_from)
@@ -83,7 +90,7 @@ def add_receiver_evidence(identities: dict, verdicts: dict) -> None:
 def add_verified_evidence(identities: dict, verified: dict) -> None:
     """Mark the DKIM-Signature evidence strong for each sending service signature that
     maildiag verified itself (verify.dkim), then weigh the evidence again."""
-    found = [dict(entry) for entry in identities.get("esp_evidence") or []]
+    found = list(identities.get("esp_evidence") or [])
     for signature in verified.get("dkim") or []:
         if signature.get("result") == "pass" and signature.get("esp") and signature.get("d"):
             _confirm_signature(found, signature["d"], signature["esp"], "verified by maildiag")
@@ -91,11 +98,14 @@ def add_verified_evidence(identities: dict, verified: dict) -> None:
 
 
 def _confirm_signature(found: list[dict], domain: str, provider: str, how: str) -> None:
-    """Mark the DKIM-Signature evidence for `domain` strong, noting `how` it was verified."""
-    for entry in found:
+    """Mark the DKIM-Signature evidence for `domain` strong, noting `how` it was verified.
+
+    The item is replaced by a changed copy, because the evidence list that `found` was
+    copied from shares its items.
+    """
+    for index, entry in enumerate(found):
         if entry["field"] == "DKIM-Signature" and entry["value"] == f"d={domain}":
-            entry["strength"] = STRONG
-            entry["value"] = f"d={domain} ({how})"
+            found[index] = dict(entry, value=f"d={domain} ({how})", strength=STRONG)
             return
         if entry["field"] == "DKIM-Signature" and entry["value"].startswith(f"d={domain} ("):
             # Already confirmed, by the receiver or by an earlier call.
@@ -112,23 +122,32 @@ def weigh(identities: dict, evidence: list[dict]) -> None:
     is not one of its hosts: a direct server, or a relay after the service. `ses_markers`
     lists the fields that point to Amazon SES once strong evidence confirms it.
     """
-    for key in ("esp_evidence", *_DERIVED):
+    for key in _WEIGHED:
         identities.pop(key, None)
     if not evidence:
         return
     identities["esp_evidence"] = evidence
 
-    strong = next((entry for entry in evidence if entry["strength"] == STRONG and entry.get("esp")), None)
+    # One pass finds the first strong item that names a service, the first item of any
+    # strength that names one, and the first Received item.
+    strong = weak = client = None
+    for entry in evidence:
+        if entry.get("esp"):
+            if strong is None and entry["strength"] == STRONG:
+                strong = entry
+            if weak is None:
+                weak = entry
+        if client is None and entry["field"] == "Received":
+            client = entry
+
     if strong is not None:
         named = identities["esp"] = strong["esp"]
         identities["esp_source"] = strong["field"]
     else:
-        weak = next((entry for entry in evidence if entry.get("esp")), None)
         named = weak["esp"] if weak is not None else None
         if named is not None:
             identities["esp_unconfirmed"] = named
 
-    client = next((entry for entry in evidence if entry["field"] == "Received"), None)
     if named is not None and client is not None and client.get("esp") != named:
         identities["esp_conflict"] = True
 

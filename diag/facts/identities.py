@@ -10,17 +10,17 @@ from email.utils import getaddresses
 
 from diag.facts.esp import STRONG, WEAK, evidence_entry, provider_names, provider_of, weigh
 from diag.facts.orgdomain import normalise, org_domain
-from diag.messages.model import Header
+from diag.messages.model import Header, fields_by_name
 
 log = logging.getLogger(__name__)
 
-_FIELDS = ("from", "sender", "reply-to", "return-path", "message-id", "feedback-id", "x-feedback-id", "x-ses-outgoing", "dkim-signature", "list-id")
-
 # The common forms "Name <a@b>", "\"Name\" <a@b>", "<a@b>" and "a@b", read without
 # getaddresses, which walks the text one character at a time in Python. Anything with a
-# comment, a group, a quoted local part or a second address goes to getaddresses.
+# comment, a group, a quoted local part or a second address goes to getaddresses. The
+# phrase is greedy and keeps the spaces before "<", which _mailbox strips. A lazy phrase
+# made the engine try the rest of the pattern after every character.
 _SIMPLE_MAILBOX = re.compile(
-    r'\s*(?:"(?P<quoted>[^"\\]*)"|(?P<phrase>[^<>"@,;:\\()\[\]]*?))\s*'
+    r'\s*(?:"(?P<quoted>[^"\\]*)"|(?P<phrase>[^<>"@,;:\\()\[\]]*))\s*'
     r"<(?P<angle>[^<>\s@\",;:()\\]+@[^<>\s@\",;:()\\]+)>\s*"
     r'|\s*(?P<bare>[^<>\s@\",;:()\\]+@[^<>\s@\",;:()\\]+)\s*'
 )
@@ -29,15 +29,21 @@ _SIMPLE_MAILBOX = re.compile(
 _ANGLE_ADDRESS = re.compile(r"<\s*([^<>\s@]+@[^<>\s]+?)\s*>")
 _BARE_ADDRESS = re.compile(r"([^\s<>\"',;:()]+@[^\s<>\"',;:()]+)")
 
-_MESSAGE_ID_HOST = re.compile(r"@([^<>@\s]+?)\s*>?\s*$")
+# The host is greedy because it cannot contain whitespace or ">", so it ends where the
+# optional closing ">" and trailing whitespace begin. A lazy host made the engine try the
+# end of the pattern after every character.
+_MESSAGE_ID_HOST = re.compile(r"@([^<>@\s]+)\s*>?\s*$")
 
 # Amazon SES writes "1.<region>.<hash>=:AmazonSES", sometimes behind Gmail's empty
 # campaign and customer fields ("::1.us-east-2.<hash>=:AmazonSES"). The region is the
 # second dot-separated part of the field before the sender id.
 _SES_FIELD = re.compile(r"^\d+\.([a-z]{2}(?:-[a-z]+)+-\d+)\.", re.IGNORECASE)
 
-# The d= tag of a DKIM-Signature (RFC 6376 section 3.5).
-_DKIM_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
+# The d= tag of a DKIM-Signature (RFC 6376 section 3.5): the first tag, or a tag after a
+# ";". The engine tries a pattern that starts with (?:^|;) at every position of the long
+# value, but jumps from one ";" to the next for a pattern that starts with ";".
+_DKIM_FIRST_DOMAIN = re.compile(r"\s*d\s*=\s*([^;\s]+)")
+_DKIM_LATER_DOMAIN = re.compile(r";\s*d\s*=\s*([^;\s]+)")
 
 # List-Id (RFC 2919 section 3): an optional phrase, then the list identifier in angle
 # brackets, a dotted name whose right part is a domain the list owner controls.
@@ -46,12 +52,13 @@ _LIST_ID = re.compile(r"^\s*(?P<description>.*?)\s*<\s*(?P<id>[^<>\s]+?)\s*>")
 
 def collect(headers: list[Header]) -> dict:
     """Read the identity fields and recognise the sending service."""
-    fields = _fields_by_name(headers)
-    identities: dict = {"from_count": len(fields["from"])}
+    fields = fields_by_name(headers)
+    identities: dict = {"from_count": len(fields.get("from", ()))}
 
     for key, name in (("from", "from"), ("sender", "sender"), ("reply_to", "reply-to")):
-        if fields[name]:
-            mailbox, count = _mailbox(fields[name][0])
+        value = _first(fields, name)
+        if value is not None:
+            mailbox, count = _mailbox(value)
             if mailbox is not None:
                 identities[key] = mailbox
             if key == "from":
@@ -59,30 +66,37 @@ def collect(headers: list[Header]) -> dict:
                 # (reject, or check each domain), so the address count matters too.
                 identities["from_address_count"] = count
 
-    if fields["return-path"]:
-        identities["return_path"] = _return_path(fields["return-path"][0])
+    return_path = _first(fields, "return-path")
+    if return_path is not None:
+        identities["return_path"] = _return_path(return_path)
 
-    if fields["message-id"]:
-        host = _message_id_host(fields["message-id"][0])
+    message_id = _first(fields, "message-id")
+    if message_id is not None:
+        host = _message_id_host(message_id)
         if host is not None:
             identities["message_id_host"] = host
 
-    feedback = fields["feedback-id"] or fields["x-feedback-id"]
-    if feedback:
-        identities["feedback_id"] = parse_feedback_id(feedback[0], "X-Feedback-ID" if not fields["feedback-id"] else "Feedback-ID")
+    feedback = _first(fields, "feedback-id")
+    if feedback is not None:
+        identities["feedback_id"] = parse_feedback_id(feedback, "Feedback-ID")
+    else:
+        feedback = _first(fields, "x-feedback-id")
+        if feedback is not None:
+            identities["feedback_id"] = parse_feedback_id(feedback, "X-Feedback-ID")
 
     # facts/esp weighs this evidence again once the receiver's verdicts are known
     # (add_receiver_evidence), because those can confirm or contradict it.
     weigh(identities, _esp_evidence(identities, fields))
 
-    if fields["list-id"]:
-        list_id = _list_id(fields["list-id"][0], identities.get("from"))
+    list_id_value = _first(fields, "list-id")
+    if list_id_value is not None:
+        list_id = _list_id(list_id_value, identities.get("from"))
         if list_id is not None:
             identities["list_id"] = list_id
     return identities
 
 
-def _esp_evidence(identities: dict, fields: dict[str, list[str]]) -> list[dict]:
+def _esp_evidence(identities: dict, fields: dict[str, list[Header]]) -> list[dict]:
     """List the header fields that name a sending service, each with its strength.
 
     SES adds Feedback-ID and X-SES-Outgoing to every message it sends, and with the default
@@ -99,22 +113,27 @@ def _esp_evidence(identities: dict, fields: dict[str, list[str]]) -> list[dict]:
         evidence.append(evidence_entry(feedback["field"], feedback["raw"], feedback["esp"], STRONG))
 
     # SES writes X-SES-Outgoing as "2024.12.02-192.0.2.11".
-    if fields["x-ses-outgoing"]:
-        evidence.append(evidence_entry("X-SES-Outgoing", fields["x-ses-outgoing"][0], "amazonses", STRONG))
+    ses_outgoing = _first(fields, "x-ses-outgoing")
+    if ses_outgoing is not None:
+        evidence.append(evidence_entry("X-SES-Outgoing", ses_outgoing, "amazonses", STRONG))
 
     host = identities.get("message_id_host")
-    if provider_of(host) is not None:
-        evidence.append(evidence_entry("Message-ID", host, provider_of(host), WEAK))
+    provider = provider_of(host)
+    if provider is not None:
+        evidence.append(evidence_entry("Message-ID", host, provider, WEAK))
 
     domain = (identities.get("return_path") or {}).get("domain")
-    if provider_of(domain) is not None:
-        evidence.append(evidence_entry("Return-Path", domain, provider_of(domain), STRONG))
+    provider = provider_of(domain)
+    if provider is not None:
+        evidence.append(evidence_entry("Return-Path", domain, provider, STRONG))
 
-    for value in fields["dkim-signature"]:
-        match = _DKIM_DOMAIN.search(value)
+    for header in fields.get("dkim-signature", ()):
+        value = header.unfolded
+        match = _DKIM_FIRST_DOMAIN.match(value) or _DKIM_LATER_DOMAIN.search(value)
         signer = normalise(match.group(1)) if match else None
-        if provider_of(signer) is not None:
-            evidence.append(evidence_entry("DKIM-Signature", f"d={signer}", provider_of(signer), WEAK))
+        provider = provider_of(signer)
+        if provider is not None:
+            evidence.append(evidence_entry("DKIM-Signature", f"d={signer}", provider, WEAK))
     return evidence
 
 
@@ -143,14 +162,11 @@ def _list_id(value: str, from_mailbox: dict | None) -> dict | None:
     return result
 
 
-def _fields_by_name(headers: list[Header]) -> dict[str, list[str]]:
-    """Return the unfolded values of the fields this module reads, top first."""
-    fields: dict[str, list[str]] = {name: [] for name in _FIELDS}
-    for header in headers:
-        values = fields.get(header.name.lower())
-        if values is not None:
-            values.append(header.unfolded)
-    return fields
+def _first(fields: dict[str, list[Header]], name: str) -> str | None:
+    """Return the unfolded value of the topmost field called `name` in `fields`, the
+    result of fields_by_name, or None."""
+    found = fields.get(name)
+    return found[0].unfolded if found else None
 
 
 def decode_words(text: str) -> str:

@@ -13,13 +13,14 @@ Steps 1, 3 and 4 are diag.verify.boundary.connecting_client, which needs no netw
 this module adds step 2 and the host names.
 """
 
+import functools
 import ipaddress
 import logging
 import re
 
 from diag.facts import authres
 from diag.facts.ip import normal_ip
-from diag.messages.model import Header
+from diag.messages.model import Header, fields_by_name
 from diag.verify.boundary import connecting_client
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,16 @@ log = logging.getLogger(__name__)
 _DESIGNATES = re.compile(r"designates?\s+([0-9A-Fa-f:.]+)\s+as\s+permitted\s+sender", re.IGNORECASE)
 
 
+# The helpers below are cached because the same client addresses and host names recur
+# from message to message, and one message reads each of them several times.
+@functools.lru_cache(maxsize=4096)
 def _address(text: str | None) -> str | None:
     if not text:
         return None
     return normal_ip(text.strip().strip("[]"))
 
 
+@functools.lru_cache(maxsize=4096)
 def _host(text: str | None) -> str | None:
     """Return a host name in lower case without a trailing dot, or None for an address or nothing."""
     if not text or _address(text):
@@ -48,6 +53,7 @@ _HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_HOST_LABEL}(?:\.{_HOST_LABEL})+")
 
 
+@functools.lru_cache(maxsize=4096)
 def _rdns_name(text: str | None) -> str | None:
     """Return a reverse DNS name in lower case, or None when `text` is no dotted host name."""
     host = _host(text)
@@ -90,14 +96,15 @@ def _receiver_received_spf(headers: list[Header], facts: dict) -> dict | None:
     One written further down, below the first Received field under the trusted
     Authentication-Results, belongs to an earlier hop (a list server's check) and is skipped.
     """
-    header = next((header for header in headers if header.is_named("Received-SPF")), None)
-    if header is None:
+    fields = fields_by_name(headers)
+    if "received-spf" not in fields:
         return None
+    header = fields["received-spf"][0]
 
     trusted_positions = (facts.get("auth", {}).get("trusted") or {}).get("positions") or []
     if trusted_positions:
         top = max(trusted_positions)
-        limit = next((field.position for field in headers if field.position > top and field.is_named("Received")), None)
+        limit = next((field.position for field in fields.get("received", ()) if field.position > top), None)
         if limit is not None and header.position > limit:
             return None
 

@@ -19,17 +19,21 @@ import re
 from diag.facts.ip import normal_ip
 from diag.facts.orgdomain import org_domain
 
-_SENDER_IP = re.compile(r"sender\s+ip\s+is\s+([0-9A-Fa-f:.]+)", re.IGNORECASE)
+# Matched against the lower-cased comment, because the regex engine finds the literal
+# start of a case-sensitive pattern faster than it tries re.IGNORECASE at every position.
+_SENDER_IP = re.compile(r"sender\s+ip\s+is\s+([0-9a-f:.]+)")
 _INTERNAL = tuple(ipaddress.ip_network(network) for network in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
 
 
+# The helpers below are cached because the same relay addresses and host names recur
+# from message to message, and each is called for every Received hop.
+@functools.lru_cache(maxsize=4096)
 def _address(text: str | None) -> str | None:
     if not text:
         return None
     return normal_ip(text.strip().strip("[]").rstrip("."))
 
 
-# Cached because the same relay addresses recur from message to message, and
 # ipaddress.ip_address() costs several microseconds.
 @functools.lru_cache(maxsize=4096)
 def _is_outside(ip: str) -> bool:
@@ -37,6 +41,7 @@ def _is_outside(ip: str) -> bool:
     return not (address.is_loopback or address.is_link_local or any(address in network for network in _INTERNAL if network.version == address.version))
 
 
+@functools.lru_cache(maxsize=4096)
 def _host_org(host: str | None) -> str | None:
     if not host or _address(host):
         return None
@@ -44,9 +49,13 @@ def _host_org(host: str | None) -> str | None:
 
 
 def _trusted_clauses(facts: dict, method: str) -> list[dict]:
-    positions = set((facts.get("auth", {}).get("trusted") or {}).get("positions") or [])
+    auth = facts.get("auth", {})
+    positions = (auth.get("trusted") or {}).get("positions")
+    if not positions:
+        return []
+    positions = set(positions)
     clauses = []
-    for header in facts.get("auth", {}).get("headers", []):
+    for header in auth.get("headers", []):
         if header.get("position") in positions:
             clauses.extend(result for result in header.get("results", []) if result.get("method") == method)
     return clauses
@@ -71,9 +80,9 @@ def connecting_client(facts: dict) -> dict | None:
     hops = facts.get("received", {}).get("hops", [])
 
     for clause in _trusted_clauses(facts, "spf"):
-        match = _SENDER_IP.search(clause.get("comment") or "")
-        if match and _address(match.group(1)):
-            ip = _address(match.group(1))
+        match = _SENDER_IP.search((clause.get("comment") or "").lower())
+        ip = _address(match.group(1)) if match else None
+        if ip:
             return _result(ip, "authentication-results", _hop_with_ip(hops, ip))
     cip = _address(facts.get("microsoft", {}).get("cip"))
     if cip:
