@@ -326,11 +326,65 @@ def test_report_summaries_follow_list_changes(tmp_path):
     assert [summary["code"] for summary in summaries] == ["XT950", "XT951"]
 
 
-def test_report_summaries_are_copies(tmp_path):
+def test_report_summaries_read_only(tmp_path):
     rules = [make_rule(tmp_path, needs=["dns"]), make_rule(folder(tmp_path, "pass"), name="test-pass", code="XT961", when={"exists": "received.absent"})]
     _, first = evaluate_for_report(rules, facts())
-    first[0]["outcome"] = "changed"
-    first[1]["outcome"] = "changed"
+    with pytest.raises(TypeError, match="read-only"):
+        first[0]["outcome"] = "changed"
+    with pytest.raises(TypeError, match="read-only"):
+        first[1].update(outcome="changed")
     _, second = evaluate_for_report(rules, facts())
     assert second[0]["outcome"] == "not_applicable"
     assert second[1]["outcome"] == "pass"
+
+
+def test_report_summary_copies_are_dicts(tmp_path):
+    import copy
+    import json
+    import pickle
+
+    _, summaries = evaluate_for_report([make_rule(tmp_path, needs=["dns"])], facts())
+    for changed in (dict(summaries[0]), copy.copy(summaries[0]), copy.deepcopy(summaries[0]), pickle.loads(pickle.dumps(summaries[0]))):
+        changed["outcome"] = "changed"
+        assert changed["outcome"] == "changed"
+    assert summaries[0]["outcome"] == "not_applicable"
+    assert json.loads(json.dumps(summaries[0])) == dict(summaries[0])
+
+
+# Renders reuse Jinja2 contexts and write dict lookups into the compiled code.
+
+
+def test_template_set_not_kept_between_renders():
+    template = "{% if kept is defined %}kept{% endif %}{% set kept = f.a %}{{ kept }}"
+    assert render(template, {"a": "one"}, None, "t") == "one"
+    assert render(template, {"a": "two"}, None, "t") == "two"
+
+
+def test_template_usable_after_failed_render():
+    template = "{{ f.a + 1 }}"
+    with pytest.raises(RuleFileError):
+        render(template, {}, None, "t")
+    assert render(template, {"a": 1}, None, "t") == "2"
+
+
+def test_template_lookup_of_dict_attribute_name():
+    # A fact key named like a dict method still gives the method, as the sandbox does.
+    assert render("{{ f.d.items is callable }} {{ f.d._p }} {{ f.d.absent.deeper }}.", {"d": {"items": 5, "_p": 1}}, None, "t") == "True 1 ."
+
+
+def test_template_whitespace_collapse_all_spaces():
+    spaces = [chr(code) for code in range(0x110000) if chr(code).isspace()]
+    for space in spaces:
+        text = f"{space}a{space}{space}b {space}"
+        assert render("{{ f.t }}", {"t": text}, None, "t") == "a b"
+        assert render("{{ f.t }}", {"t": f"a{space}b"}, None, "t") == "a b"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{}, {"input": {}}, {"content": {"has_body": True}}, {"content": {"has_body": 1}}, {"content": None}, {"dns": {}}, {"verify": {}}, {"dns": None, "ses": {}}],
+)
+def test_available_sources_per_source(document):
+    from diag.engine.evaluate import SOURCES, _available_sources, _has_source
+
+    assert _available_sources(document) == tuple(_has_source(document, source) for source in SOURCES)

@@ -5,8 +5,8 @@ the tree once, at load time, and turns it into a `Condition` object. Its `test(f
 returns `(holds, match)`, where `match` is the first list item that satisfied a `some`
 together with the item's fact path, so that messages and evidence can name it. The rule
 engine calls the node's `check` function instead, which returns the same result without
-building the tuple (see Check below). A leaf's check resolves its fact path itself, in a
-function generated from a few shapes (see _leaf_check).
+building the tuple (see Check below). `check` is the whole tree written out as one
+Python function, generated on first use by diag.engine.treecode.
 """
 
 import functools
@@ -157,54 +157,6 @@ def resolve_keys(keys: tuple[str | int, ...], root: Any) -> Any:
     return value
 
 
-# Leaf checks by shape: (number of keys, or 0 for a path that `resolve` walks, and the
-# test's source). Each entry is a factory built once with exec, because the rule files
-# repeat a few shapes with different keys and constants.
-_leaf_factories: dict[tuple[int, str, tuple[str, ...]], Callable[..., "Check"]] = {}
-
-
-def _leaf_check(path: FactPath, test: str, **constants: Any) -> "Check":
-    """Build the check of a leaf condition: resolve `path` from the root, then evaluate `test`.
-
-    `test` is a Python expression over `fact` (the resolved value) and `constants`. For a
-    path of one to three names the lookups are written out in the function, as
-    _make_resolver's functions do them, which saves a call per leaf. Rules judge about a
-    hundred leaves per message.
-    """
-    keys = path.keys
-    depth = len(keys) if 1 <= len(keys) <= 3 and all(isinstance(key, str) for key in keys) else 0
-    names = sorted(constants)
-    shape = (depth, test, tuple(names))
-    factory = _leaf_factories.get(shape)
-    if factory is None:
-        factory = _leaf_factories[shape] = _build_leaf_factory(depth, test, names)
-    if depth:
-        return factory(*keys, **constants)
-    return factory(path.resolver, **constants)
-
-
-def _build_leaf_factory(depth: int, test: str, names: list[str]) -> Callable[..., "Check"]:
-    if depth == 0:
-        parameters = ["resolve"]
-        lookup = ["        fact = resolve(root)"]
-    else:
-        parameters = [f"key{index}" for index in range(depth)]
-        # The same steps as _make_resolver's resolve_one, resolve_two and resolve_three.
-        lookup = ["        fact = root.get(key0) if isinstance(root, dict) else None"]
-        for index in range(1, depth):
-            lookup.append(f"        fact = fact.get(key{index}) if isinstance(fact, dict) else None")
-    source = "\n".join([
-        f"def factory({', '.join(parameters + names)}):",
-        "    def check(root):",
-        *lookup,
-        f"        return {test}",
-        "    return check",
-    ])
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<condition leaf {depth} {test}>", "exec"), namespace)
-    return namespace["factory"]
-
-
 def compile_path(text: Any, field: str) -> FactPath:
     """Check the syntax of a dotted fact path and split it into keys."""
     if not isinstance(text, str) or not text:
@@ -237,18 +189,27 @@ def _same(fact: Any, expected: Any) -> bool:
 
 # ------------------------------------------------------------------------ conditions
 
-# Each node also compiles itself into a `check` function over the facts, built once at
-# load time, that returns False when the condition does not hold, and True or the Match of
-# a `some` when it holds. A Match is truthy, so `all` and `any` pass it up unchanged.
-# Evaluating through these functions instead of `test` avoids building a (holds, match)
-# tuple and a method call at every node.
+# Each node's `check` function takes the facts (or, under `some`, a list item) and returns
+# False when the condition does not hold, and True or the Match of a `some` when it holds.
+# A Match is truthy, so `all` and `any` pass it up unchanged. Evaluating through `check`
+# instead of `test` avoids building a (holds, match) tuple.
 Check = Callable[[Any], "bool | Match"]
 
 
 class Condition:
     """A compiled condition node."""
 
-    check: Check
+    @functools.cached_property
+    def check(self) -> Check:
+        """This node's tree as one generated function, built on first use.
+
+        Rules judge about a hundred conditions per message, and one function per tree
+        makes no Python call per node. Building it on first use keeps start-up free of
+        the trees of rules that never run (offline, the DNS and SES rules).
+        """
+        from diag.engine.treecode import compile_tree
+
+        return compile_tree(self)
 
     def test(self, facts: Any) -> Result:
         result = self.check(facts)
@@ -266,22 +227,27 @@ class Condition:
         raise NotImplementedError
 
 
+class Leaf(Condition):
+    """A node that tests the value at one fact path.
+
+    `test` is a Python expression with `{fact}` for the value at `path` and `{NAME}` for
+    each entry of `constants`. It returns exactly True or False. The tree compiler
+    evaluates the first `{fact}` of a test before any other, so each test names `{fact}`
+    first.
+    """
+
+    path: FactPath
+    test_source: str
+    constants: dict[str, Any]
+    # The same test over `{folded_fact}`: the value casefolded when it is a string, else None.
+    # Only tests that compare casefolded strings have one. The tree compiler uses it when
+    # several tests read the same value.
+    folded_test_source: str | None = None
+
+
 class AllOf(Condition):
     def __init__(self, children: list[Condition]):
         self.children = children
-        checks = tuple(child.check for child in children)
-
-        def check(facts):
-            first_match = True
-            for child in checks:
-                result = child(facts)
-                if result is False:
-                    return False
-                if first_match is True:
-                    first_match = result
-            return first_match
-
-        self.check = check
 
     def describe(self):
         return "all of (" + "; ".join(child.describe() for child in self.children) + ")"
@@ -290,64 +256,53 @@ class AllOf(Condition):
 class AnyOf(Condition):
     def __init__(self, children: list[Condition]):
         self.children = children
-        checks = tuple(child.check for child in children)
-
-        def check(facts):
-            for child in checks:
-                result = child(facts)
-                if result is not False:
-                    return result
-            return False
-
-        self.check = check
 
     def describe(self):
         return "any of (" + "; ".join(child.describe() for child in self.children) + ")"
 
 
 class Not(Condition):
+    # An item that satisfied a `some` under `not` made the condition false, so it is never
+    # the item a message should talk about: `not` returns True or False, never a Match.
     def __init__(self, child: Condition):
         self.child = child
-        child_check = child.check
-
-        # An item that satisfied a `some` under `not` made the condition false, so it is
-        # never the item a message should talk about.
-        def check(facts):
-            return child_check(facts) is False
-
-        self.check = check
 
     def describe(self):
         return f"not ({self.child.describe()})"
 
 
-class Exists(Condition):
+class Exists(Leaf):
     def __init__(self, path: FactPath, present: bool):
         self.path = path
         self.present = present
-        self.check = _leaf_check(path, "fact is not None" if present else "fact is None")
+        self.test_source = "{fact} is not None" if present else "{fact} is None"
+        self.constants = {}
 
     def describe(self):
         return f"{self.path.text} is {'present' if self.present else 'absent'}"
 
 
-class Equals(Condition):
+class Equals(Leaf):
     def __init__(self, path: FactPath, values: list[Any], operator: str):
         self.path = path
         self.values = values
         self.operator = operator
         if all(isinstance(value, str) for value in values):
             # The usual case, compared as _same compares strings: one casefold per message.
-            folded = frozenset(value.casefold() for value in values)
-            self.check = _leaf_check(path, "isinstance(fact, str) and fact.casefold() in folded", folded=folded)
+            self.test_source = "isinstance({fact}, str) and {fact}.casefold() in {folded}"
+            # `folded` contains only strings, so a None for a fact that is no string is not in it.
+            self.folded_test_source = "{folded_fact} in {folded}"
+            self.constants = {"folded": frozenset(value.casefold() for value in values)}
         elif len(values) == 1 and isinstance(values[0], bool):
             # _same compares a boolean only with a boolean, and True and False are singletons.
-            self.check = _leaf_check(path, "fact is expected", expected=values[0])
+            self.test_source = "{fact} is {expected}"
+            self.constants = {"expected": values[0]}
         else:
             def same_as_one(fact):
                 return any(_same(fact, value) for value in values)
 
-            self.check = _leaf_check(path, "same_as_one(fact)", same_as_one=same_as_one)
+            self.test_source = "{same_as_one}({fact})"
+            self.constants = {"same_as_one": same_as_one}
 
     def describe(self):
         if self.operator == "equals":
@@ -355,25 +310,27 @@ class Equals(Condition):
         return f"{self.path.text} is one of {', '.join(literal(value) for value in self.values)}"
 
 
-class Compare(Condition):
+class Compare(Leaf):
     def __init__(self, path: FactPath, operator: str, value: float):
         self.path = path
         self.operator = operator
         self.value = value
         # The test is _is_number's written out, followed by the operator itself.
         symbol = _SYMBOLS[operator]
-        self.check = _leaf_check(path, f"isinstance(fact, (int, float)) and not isinstance(fact, bool) and fact {symbol} value", value=value)
+        self.test_source = f"isinstance({{fact}}, (int, float)) and not isinstance({{fact}}, bool) and {{fact}} {symbol} {{value}}"
+        self.constants = {"value": value}
 
     def describe(self):
         symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[self.operator]
         return f"{self.path.text} {symbol} {self.value}"
 
 
-class Matches(Condition):
+class Matches(Leaf):
     def __init__(self, path: FactPath, pattern: re.Pattern):
         self.path = path
         self.pattern = pattern
-        self.check = _leaf_check(path, "isinstance(fact, str) and search(fact) is not None", search=pattern.search)
+        self.test_source = "isinstance({fact}, str) and {search}({fact}) is not None"
+        self.constants = {"search": pattern.search}
 
     def describe(self):
         return f"{self.path.text} matches /{self.pattern.pattern}/"
@@ -383,33 +340,19 @@ class Some(Condition):
     def __init__(self, path: FactPath, where: Condition):
         self.path = path
         self.where = where
-        resolve = path.resolver
-        where_check = where.check
-        prefix = path.text + "."
-
-        def check(facts):
-            items = resolve(facts)
-            if not isinstance(items, list):
-                return False
-            for index, item in enumerate(items):
-                if where_check(item) is not False:
-                    return Match(item, f"{prefix}{index}")
-            return False
-
-        self.check = check
 
     def describe(self):
         return f"some item of {self.path.text} has ({self.where.describe()})"
 
 
-class Count(Condition):
+class Count(Leaf):
     def __init__(self, path: FactPath, bounds: list[tuple[str, int]]):
         self.path = path
         self.bounds = bounds
         # One comparison of len(fact) per bound, each with its own limit constant.
-        comparisons = " and ".join(f"len(fact) {_SYMBOLS[operator]} limit{index}" for index, (operator, _) in enumerate(bounds))
-        limits = {f"limit{index}": limit for index, (_, limit) in enumerate(bounds)}
-        self.check = _leaf_check(path, f"isinstance(fact, list) and {comparisons}", **limits)
+        comparisons = " and ".join(f"len({{fact}}) {_SYMBOLS[operator]} {{limit{index}}}" for index, (operator, _) in enumerate(bounds))
+        self.test_source = f"isinstance({{fact}}, list) and {comparisons}"
+        self.constants = {f"limit{index}": limit for index, (_, limit) in enumerate(bounds)}
 
     def describe(self):
         symbols = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "equals": "=="}

@@ -99,10 +99,6 @@ class Rule:
     path: Path
 
     def __post_init__(self):
-        # Report summaries of this rule's pass and not_applicable outcomes, by detail (None
-        # for pass), filled by diag.engine.evaluate.evaluate_for_report. A plain instance
-        # attribute, because it is read for every rule and message.
-        object.__setattr__(self, "report_summaries", {})
         # The Rule objects named in `defer_to`, set by load_rules once every rule is
         # loaded. A rule loaded alone with load_rule_file defers to nothing.
         object.__setattr__(self, "deferral_targets", ())
