@@ -11,6 +11,8 @@ Usage: python bench/run.py [--messages N] [--only startup,throughput]
   with the peak resident memory of the audit's processes (parent and workers summed)
 - dns: `maildiag dns` against the checkdmarc CLI (wall time, DNS messages) and --jobs
   throughput over --domains generated zones, in a network namespace (needs root)
+- authres: Authentication-Results values parsed per second by diag.facts.authres against the
+  authres library over the values of samples/headers/auth-*.txt that authres accepts
 - verify: full verifications per second (DKIM, ARC, SPF, DMARC) of samples/verify/ against
   a bare dkimpy verify loop over the same messages, keys cached; see bench/verify_bench.py
 Other benchmarks register themselves in BENCHMARKS below.
@@ -189,7 +191,41 @@ def bench_verify(options) -> list[tuple[str, str, str]]:
     return verify_bench.rows(options.messages)
 
 
-BENCHMARKS = {"startup": bench_startup, "throughput": bench_throughput, "dns": bench_dns, "audit": bench_audit, "verify": bench_verify}
+def bench_authres(options) -> list[tuple[str, str, str]]:
+    """Authentication-Results values parsed per second by diag.facts.authres against the authres library."""
+    import authres as reference
+
+    from diag.facts import authres
+    from diag.messages.reader import read_message
+
+    values = []
+    for path in sorted((ROOT / "samples" / "headers").glob("auth-*.txt")):
+        parsed = read_message(path.read_bytes(), source=str(path))
+        values += [header.unfolded for header in parsed.headers if header.lowered_name == "authentication-results"]
+
+    # Only the values authres accepts are timed on both sides, so both parse the same text.
+    accepted = []
+    for value in values:
+        try:
+            reference.core_features().parse_value(value)
+            accepted.append(value)
+        except reference.AuthResError:
+            pass
+    repeated = accepted * max(1, options.messages // max(1, len(accepted)))
+
+    start = time.perf_counter()
+    for value in repeated:
+        authres.parse_value(value)
+    ours = len(repeated) / (time.perf_counter() - start)
+
+    start = time.perf_counter()
+    for value in repeated:
+        reference.core_features().parse_value(value)
+    theirs = len(repeated) / (time.perf_counter() - start)
+    return [(f"Authentication-Results values, {len(accepted)} distinct", f"{ours:,.0f}/s", f"authres library: {theirs:,.0f}/s; ratio {ours / theirs:.1f}")]
+
+
+BENCHMARKS = {"startup": bench_startup, "throughput": bench_throughput, "authres": bench_authres, "dns": bench_dns, "audit": bench_audit, "verify": bench_verify}
 
 
 def main() -> None:

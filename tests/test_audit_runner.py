@@ -79,28 +79,29 @@ def test_analysis_failure_is_input_error(monkeypatch):
 
 
 def test_two_jobs_overlap(monkeypatch):
-    # Each message waits 20 ms without using the CPU, so the timing does not depend on how
-    # many cores the machine has free: two workers must take about half the time of one.
+    # Each worker's first message waits at a barrier for the other worker's first message.
+    # Workers that ran one after the other would break the barrier and fail those messages.
     import multiprocessing
-    import time
+    import threading
 
     import diag.pipeline
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the patched analyze_bytes reaches the workers only when they are forked")
     analyze = diag.pipeline.analyze_bytes
+    barrier = multiprocessing.Barrier(2, timeout=60)
+    first_call = threading.Event()
 
-    def slow(*args, **kwargs):
-        time.sleep(0.02)
+    def meet_then_analyze(*args, **kwargs):
+        # The Event is copied into each forked worker, so it marks that worker's first call.
+        if not first_call.is_set():
+            first_call.set()
+            barrier.wait()
         return analyze(*args, **kwargs)
 
-    monkeypatch.setattr(diag.pipeline, "analyze_bytes", slow)
-    tasks = [Task("batch.mbox", index, BYTES, data=MESSAGE) for index in range(64)]
-    timings = {}
-    for jobs in (1, 2):
-        start = time.perf_counter()
-        results = list(run(tasks, WorkerSettings(), jobs=jobs))
-        timings[jobs] = time.perf_counter() - start
-        assert len(results) == 64
+    monkeypatch.setattr(diag.pipeline, "analyze_bytes", meet_then_analyze)
+    tasks = [Task("batch.mbox", index, BYTES, data=MESSAGE) for index in range(2 * CHUNK_MESSAGES)]
+    results = list(run(tasks, WorkerSettings(), jobs=2))
 
-    assert timings[2] < 0.7 * timings[1], timings
+    assert len(results) == 2 * CHUNK_MESSAGES
+    assert [result.index for result in results if result.error is not None] == []
