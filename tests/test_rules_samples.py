@@ -96,6 +96,8 @@ CROSS_RULE_CASES = [
      ["failed composite authentication", "Review the content"]),
     ("samples/rules/microsoft-junk/softpass-bulk.txt", "microsoft-junk", "fail",
      ["only soft-passed (reason 202)", "BCL 7"], ["failed composite authentication"]),
+    ("samples/rules/received-no-tls/fail.txt", "received-no-tls", "fail",
+     ["A later hop (mail-out.example.org to mx.example.net) used TLS", "on the sending side"], []),
     ("samples/rules/microsoft-junk/cat-bulk-paste.txt", "microsoft-junk", "fail",
      ["SRV:BULK", "If this is transactional mail", "billing.example.com", "own SES configuration set"], ["(BCL "]),
     ("samples/rules/compauth-fail/softpass-aligned-dkim.txt", "compauth-fail", "fail",
