@@ -280,3 +280,27 @@ def test_corpus_reads(path):
 ])
 def test_header_unfolded_forms(value, expected):
     assert Header("X-Test", value, 0).unfolded == expected
+
+
+def test_header_unfolded_kept():
+    header = Header("Subject", "a\r\n b", 0)
+    first = header.unfolded
+    assert first == "a b"
+    assert header.unfolded is first
+
+
+def test_header_equality_fields():
+    header = Header("Subject", "hello", 2)
+    assert header == Header("Subject", "hello", 2)
+    assert hash(header) == hash(Header("Subject", "hello", 2))
+    # Names compare as written: the index by name is where case is ignored.
+    assert header != Header("subject", "hello", 2)
+    assert header != Header("Subject", "hello ", 2)
+    assert header != Header("Subject", "hello", 3)
+    assert header != ("Subject", "hello", 2)
+
+
+def test_header_repr_fields():
+    header = Header(name="To", value="a@example.com", position=1)
+    assert repr(header) == "Header(name='To', value='a@example.com', position=1)"
+    assert header.lowered_name == "to"

@@ -67,6 +67,43 @@ CASES = {
         ],
         [("bom", 1)],
     ),
+    "paste-blank-inside-fold.txt": (
+        [
+            ("Received", "from AM9PR04MB8000.eurprd04.prod.outlook.com (2603:10a6:20b:3e0::14) by DB9PR04MB9000.eurprd04.prod.outlook.com with HTTPS; Thu, 3 Dec 2026 08:41:22 +0000"),
+            ("Authentication-Results", "spf=pass (sender IP is 198.51.100.44) smtp.mailfrom=eu-west-1.amazonses.com; dkim=pass (signature was verified) header.d=amazonses.com;dmarc=fail action=quarantine header.from=example.org;compauth=fail reason=000"),
+            ("Received-SPF", "Pass (protection.outlook.com: domain of eu-west-1.amazonses.com designates 198.51.100.44 as permitted sender) receiver=protection.outlook.com; client-ip=198.51.100.44; helo=a44-9.smtp-out.eu-west-1.amazonses.com; pr=C"),
+            ("Received", "from a44-9.smtp-out.eu-west-1.amazonses.com (198.51.100.44) by AM2PEPF0001C70E.mail.protection.outlook.com (10.167.16.196) with Microsoft SMTP Server (version=TLS1_3, cipher=TLS_AES_256_GCM_SHA384) id 15.20.8722.20 via Frontend Transport; Thu, 3 Dec 2026 08:41:20 +0000"),
+            ("From", "Example Org Billing <billing@example.org>"),
+            ("To", "Accounts Payable <ap@example.net>"),
+            ("Subject", "Statement for November"),
+            ("Date", "Thu, 3 Dec 2026 08:41:19 +0000"),
+            ("Message-ID", "<0102019a4b1c2d3e-5f6a7b8c-1d2e-4f5a-9b8c-7d6e5f4a3b2c-000000@eu-west-1.amazonses.com>"),
+            ("Feedback-ID", "::1.eu-west-1.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbC=:AmazonSES"),
+            ("X-MS-Exchange-Organization-SCL", "5"),
+            ("X-Forefront-Antispam-Report", "CIP:198.51.100.44;CTRY:IE;LANG:en;SCL:5;SRV:;IPV:NLI;SFV:SPM;H:a44-9.smtp-out.eu-west-1.amazonses.com;PTR:a44-9.smtp-out.eu-west-1.amazonses.com;CAT:SPOOF;SFS:(13230040)(69100299015);DIR:INB;"),
+            ("X-Microsoft-Antispam", "BCL:0;"),
+        ],
+        [("blank-line", 6)],
+    ),
+    "paste-blank-after-content-type.txt": (
+        [
+            ("Received", "from AM9PR04MB8000.eurprd04.prod.outlook.com (2603:10a6:20b:3e0::14) by DB9PR04MB9000.eurprd04.prod.outlook.com with HTTPS; Thu, 3 Dec 2026 08:41:22 +0000"),
+            ("Authentication-Results", "spf=pass (sender IP is 198.51.100.44) smtp.mailfrom=eu-west-1.amazonses.com; dkim=pass (signature was verified) header.d=amazonses.com;dmarc=fail action=quarantine header.from=example.org;compauth=fail reason=000"),
+            ("From", "Example Org Billing <billing@example.org>"),
+            ("To", "Accounts Payable <ap@example.net>"),
+            ("Subject", "Statement for November"),
+            ("Date", "Thu, 3 Dec 2026 08:41:19 +0000"),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", "multipart/mixed; boundary=\"----=_Part_4471_1186922.1796287279000\""),
+            ("Message-ID", "<0102019a4b1c2d3e-5f6a7b8c-1d2e-4f5a-9b8c-7d6e5f4a3b2c-000000@eu-west-1.amazonses.com>"),
+            ("Feedback-ID", "::1.eu-west-1.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbC=:AmazonSES"),
+            ("Received", "from a44-9.smtp-out.eu-west-1.amazonses.com (198.51.100.44) by AM2PEPF0001C70E.mail.protection.outlook.com (10.167.16.196) with Microsoft SMTP Server (version=TLS1_3, cipher=TLS_AES_256_GCM_SHA384) id 15.20.8722.20 via Frontend Transport; Thu, 3 Dec 2026 08:41:20 +0000"),
+            ("X-MS-Exchange-Organization-SCL", "5"),
+            ("X-Forefront-Antispam-Report", "CIP:198.51.100.44;CTRY:IE;LANG:en;SCL:5;SRV:;IPV:NLI;SFV:SPM;H:a44-9.smtp-out.eu-west-1.amazonses.com;PTR:a44-9.smtp-out.eu-west-1.amazonses.com;CAT:SPOOF;SFS:(13230040)(69100299015);DIR:INB;"),
+            ("X-Microsoft-Antispam", "BCL:0;"),
+        ],
+        [("blank-line", 15)],
+    ),
     "paste-blank-lines.txt": (
         [
             ("From", "Sender <sender@example.org>"),
@@ -615,3 +652,24 @@ def test_is_lost_fold(field_name, value, name, expected):
 )
 def test_is_text_word(name, expected):
     assert is_text_word(name) is expected
+
+
+def test_body_forward_after_content_type_kept():
+    # An inline forward quotes From/Sent/To without trace fields: the blank line ends the header block.
+    data = (
+        b"From: a@example.org\nSubject: Fwd: invoice\nContent-Type: text/plain\n\n"
+        b"From: b@example.net\nTo: a@example.org\nSubject: invoice\n\nSee below.\n"
+    )
+    parsed = read_message(data, source="forward.txt")
+    assert [header.name for header in parsed.headers] == ["From", "Subject", "Content-Type"]
+    assert parsed.repairs == []
+
+
+def test_rfc822_body_with_trace_kept():
+    data = (
+        b"From: a@example.org\nSubject: Fwd\nContent-Type: message/rfc822\n\n"
+        b"Received: from mail.example.net by mx.example.org; Thu, 3 Dec 2026 08:41:20 +0000\n"
+        b"From: b@example.net\nSubject: original\n\nBody\n"
+    )
+    parsed = read_message(data, source="attached.eml")
+    assert [header.name for header in parsed.headers] == ["From", "Subject", "Content-Type"]

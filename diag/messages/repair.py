@@ -476,8 +476,20 @@ class _PasteReader:
             if next_text[0] in " \t" or match_field(next_text) is not None or self._match_row(next_text):
                 return True
             return False
-        if state.seen("content-type"):
-            return False
+
+        content_type = next((item for item in state.fields if item.name.lower() == "content-type"), None)
+        if content_type is not None:
+            # A body may begin with header fields only when it is a message or header block
+            # (message/*, text/rfc822-headers), and a multipart or text body never begins with
+            # trace fields. After Content-Type, only trace fields (Received,
+            # Authentication-Results, X-MS-Exchange-*) in the paragraph that follows show
+            # that the blank line was pasted into the header block.
+            declared = " ".join(content_type.parts).strip().lower()
+            if declared.startswith(("message/", "text/rfc822-headers")) or not self._paragraph_has_trace(following):
+                return False
+
+        if next_text[0] in " \t" or self._lost_fold_after_trace(next_text):
+            return self._blank_inside_fold(index, following)
 
         parsed = match_field(next_text)
         row = None if parsed is not None else self._match_row(next_text)
@@ -487,11 +499,61 @@ class _PasteReader:
         if not names.is_known(name) or not self._paragraph_is_header(following):
             return False
 
-        count = following - index
-        state.repairs.append(
-            Repair("blank-line", index + 1, f"ignored {count} blank line(s) inside the header block because {name} follows")
-        )
+        return self._ignore_blank(index, following, f"inside the header block because {name} follows")
+
+    def _lost_fold_after_trace(self, text: str) -> bool:
+        """Tell whether column-0 `text` that is no field may continue the trace field above it."""
+        fields = self.state.fields
+        if not fields or not names.is_trace(fields[-1].name):
+            return False
+        return match_field(text) is None and self._match_row(text) is None
+
+    def _blank_inside_fold(self, index: int, following: int) -> bool:
+        """Decide whether blank line(s) from `index` split a folded field whose continuation follows.
+
+        The lines after the blank are taken as the rest of the field above only when a known
+        header field follows them in the same paragraph, because a body may also begin with
+        indented text. Unindented continuation lines are accepted only after a trace field.
+        """
+        state = self.state
+        if not state.fields:
+            return False
+        trace_above = names.is_trace(state.fields[-1].name)
+        field_line = None
+        for line in range(following, min(following + _PARAGRAPH_LINES, len(self.lines))):
+            text = self._text(line)
+            if not text.strip():
+                return False
+            if text[0] in " \t":
+                continue
+            parsed = match_field(text)
+            if parsed is not None:
+                if not names.is_known(parsed[0]):
+                    return False
+                field_line = line
+                break
+            if not trace_above:
+                return False
+        if field_line is None or not self._paragraph_is_header(field_line):
+            return False
+
+        return self._ignore_blank(index, following, f"inside the folded {state.fields[-1].name} field")
+
+    def _ignore_blank(self, index: int, following: int, where: str) -> bool:
+        """Record that the blank lines from `index` to `following` were ignored, and return True."""
+        self.state.repairs.append(Repair("blank-line", index + 1, f"ignored {following - index} blank line(s) {where}"))
         return True
+
+    def _paragraph_has_trace(self, start: int) -> bool:
+        """Check whether the paragraph from line `start` contains a trace or authentication field."""
+        for index in range(start, min(start + _PARAGRAPH_LINES, len(self.lines))):
+            text = self._text(index)
+            if not text.strip():
+                return False
+            parsed = None if text[0] in " \t" else match_field(text)
+            if parsed is not None and names.is_trace(parsed[0]):
+                return True
+        return False
 
     def _paragraph_is_header(self, start: int) -> bool:
         """Check that the lines from `start` to the next blank line could all be header lines."""
