@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from diag.facts import received
+from diag.facts import dates, received
 from diag.facts.dates import parse_date
 from diag.messages.model import Header
 
@@ -334,3 +334,111 @@ def test_from_comment_after_other_comment():
     assert parsed["from_ip"] == "192.0.2.5"
     assert parsed["from_rdns"] == "a.example.net"
     assert parsed["by"] == "b.example.org"
+
+
+RECEIVED_SAMPLES = [
+    "received-date-forms.txt",
+    "received-google-clock-skew.txt",
+    "received-microsoft-ses.txt",
+    "received-postfix-exim-chain.txt",
+]
+
+
+def usual_and_general(value: str) -> tuple[dict | None, dict]:
+    raw = " ".join(value.split())
+    return received._parse_usual(raw, 0), received._parse_general(raw, 0)
+
+
+@pytest.mark.parametrize("name", RECEIVED_SAMPLES)
+def test_usual_equals_general(name):
+    fields = [header for header in sample_headers(name) if header.lowered_name == "received"]
+    accepted = 0
+    for header in fields:
+        usual, general = usual_and_general(header.value)
+        if usual is not None:
+            accepted += 1
+            assert usual == general, header.value
+    assert accepted > 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "from a.example.net (a.example.net [192.0.2.5]) by b.example.org (Postfix) with ESMTPS id 4ABC for <alex@example.org>; Tue, 3 Dec 2024 10:15:07 +0100 (CET)",
+        "from A.example.net (192.0.2.1) by B.example.org (192.0.2.2) with Microsoft SMTP Server (version=TLS1_2, cipher=TLS_ECDHE) id 15.20.1.1 via Frontend Transport; Mon, 2 Dec 2024 22:34:58 +0000",
+        "by 2001:db8::5 with SMTP id x13csp2532955pxb; Mon, 2 Dec 2024 14:34:58 -0800 (PST)",
+        "from a.example.net (a.example.net [192.0.2.5]) (authenticated bits=0) by b.example.org with ESMTPSA id 1; 2 Dec 2024 10:00:00 -0000",
+        "from a.example.net (using TLSv1.3 with cipher X (256/256 bits) (No client certificate requested)) by b.example.org with ESMTP; 2 Dec 2024 10:00:00 +0000",
+        "from [192.0.2.10] ([192.0.2.10:4227] helo=mail.example.net) by mx.example.org via relay.example.org with esmtp id X; 2 Dec 2024 10:00:00 GMT",
+        "from a.example.net by b.example.org with SMTP; Mon, 2 Dec 2024 10:00:00 UT",
+    ],
+)
+def test_usual_layouts(value):
+    usual, general = usual_and_general(value)
+    assert usual is not None
+    assert usual == general
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # A keyword as a clause's word starts a new clause in the general split.
+        "from by b.example.org with SMTP; 2 Dec 2024 10:00:00 +0000",
+        "from a.example.net by b.example.org with ESMTP ID 1; 2 Dec 2024 10:00:00 +0000",
+        # A backslash in a comment may escape a parenthesis.
+        "from a.example.net (a \\) b) by b.example.org with SMTP; 2 Dec 2024 10:00:00 +0000",
+        # Four levels of nesting are more than the comment pattern reads.
+        "from a.example.net ((((x)))) by b.example.org with SMTP; 2 Dec 2024 10:00:00 +0000",
+        "from a.example.net by b.example.org with SMTP; 2 Dec 2024 10:00:00 EST",
+        "from a.example.net by b.example.org with SMTP; 31 Feb 2024 10:00:00 +0000",
+        "from a.example.net by b.example.org with SMTP; 31 Dec 2024 23:59:60 +0000",
+        "from a.example.net by b.example.org with SMTP; 2 Dec 2024 10:00:00.5 +0000",
+        "from a.example.net by b.example.org with SMTP id 1 for <a@example.org> <b@example.org>; 2 Dec 2024 10:00:00 +0000",
+        "from a.example.net by b.example.org with SMTP; 2 Dec 2024 10:00:00 +0000; x",
+        "from a.example.net by b.example.org with SMTP; 2 Dec 2024 10:00:00 +0000 x",
+        "from a\x00.example.net by b.example.org with SMTP; 2 Dec 2024 10:00:00 +0000",
+    ],
+)
+def test_usual_leaves_other_forms(value):
+    usual, _general = usual_and_general(value)
+    assert usual is None
+
+
+def test_usual_gmt_zone():
+    parsed = hop("from a.example.net by b.example.org with SMTP; Fri, 4 Dec 2026 21:21:26 GMT")
+    assert parsed["date"] == "2026-12-04T21:21:26+00:00"
+    assert parsed["timestamp"] == 1796419286.0
+    assert parsed["zone_known"] is True
+
+
+def test_usual_two_from_comments():
+    parsed = hop("from a.example.net (authenticated bits=0) (a.example.net [192.0.2.5]) by b.example.org with ESMTPSA; 2 Dec 2024 10:00:00 +0000")
+    assert parsed["from_ip"] == "192.0.2.5"
+    assert parsed["from_rdns"] == "a.example.net"
+
+
+def test_leap_second_general_parser():
+    parsed = hop("from a.example.net by b.example.org with SMTP; 31 Dec 2024 23:59:60 +0000")
+    assert parsed["date"] == "2024-12-31T23:59:59+00:00"
+    assert parsed["by"] == "b.example.org"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tue, 3 Dec 2024 10:15:07 +0100",
+        "3 Dec 2024 10:15:07 -0000",
+        "Tue, 03 Dec 2024 23:59:59 -1130",
+        "29 Feb 2024 00:00:00 +2359",
+    ],
+)
+def test_common_date_fields(text):
+    groups = dates._COMMON_DATE.match(text).groups()
+    parsed = parse_date(text)
+    assert dates.common_date_fields(*groups) == (parsed.iso, parsed.value.timestamp())
+
+
+@pytest.mark.parametrize("text", ["29 Feb 2023 10:00:00 +0000", "3 Dec 2024 24:00:00 +0000", "3 Dez 2024 10:00:00 +0000"])
+def test_common_date_fields_none(text):
+    groups = dates._COMMON_DATE.match(text).groups()
+    assert dates.common_date_fields(*groups) is None

@@ -196,7 +196,20 @@ def _parse_common(match: re.Match) -> ReceivedDate | None:
     fromisoformat rejects what datetime() would reject (31 Feb, hour 24) and also a leap
     second, and _parse_rfc then parses those.
     """
-    day, month_name, year, time_of_day, sign, zone_hours, zone_minutes = match.groups()
+    iso = _common_iso(*match.groups())
+    if iso is None:
+        return None
+    try:
+        value = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return ReceivedDate(value, True, iso)
+
+
+def _common_iso(
+    day: str, month_name: str, year: str, time_of_day: str, sign: str, zone_hours: str, zone_minutes: str
+) -> str | None:
+    """Write the groups of a _COMMON_DATE match in ISO 8601 form, or return None for another month name."""
     month = _COMMON_MONTHS.get(month_name)
     if month is None:
         return None
@@ -204,12 +217,26 @@ def _parse_common(match: re.Match) -> ReceivedDate | None:
     # isoformat writes a zero offset as "+00:00", so "-0000" does too.
     if sign == "-" and zone_hours == "00" and zone_minutes == "00":
         sign = "+"
-    iso = f"{year}-{month}-{day if len(day) == 2 else '0' + day}T{time_of_day}{sign}{zone_hours}:{zone_minutes}"
+    return f"{year}-{month}-{day if len(day) == 2 else '0' + day}T{time_of_day}{sign}{zone_hours}:{zone_minutes}"
+
+
+def common_date_fields(
+    day: str, month_name: str, year: str, time_of_day: str, sign: str, zone_hours: str, zone_minutes: str
+) -> tuple[str, float] | None:
+    """Return the ISO 8601 form and the POSIX timestamp of a date written as _COMMON_DATE matches.
+
+    The arguments are the groups of _COMMON_DATE in order. Returns None where _parse_common
+    does, and then find_date reads the date with the general parser. The result equals
+    the `iso` and `value.timestamp()` of the ReceivedDate that find_date returns, without
+    building one, for callers that need only these two.
+    """
+    iso = _common_iso(day, month_name, year, time_of_day, sign, zone_hours, zone_minutes)
+    if iso is None:
+        return None
     try:
-        value = datetime.fromisoformat(iso)
+        return iso, datetime.fromisoformat(iso).timestamp()
     except ValueError:
         return None
-    return ReceivedDate(value, True, iso)
 
 
 def find_date(text: str) -> tuple[ReceivedDate | None, int]:

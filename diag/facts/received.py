@@ -12,9 +12,10 @@ import functools
 import ipaddress
 import logging
 import re
+from collections.abc import Sequence
 
-from diag.facts.dates import ReceivedDate, find_date
-from diag.messages.model import Header
+from diag.facts.dates import ReceivedDate, common_date_fields, find_date
+from diag.messages.model import Header, fields_by_name
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,47 @@ _MARKER = " \x00 "
 # as word separators, in the class [bfivw] too. That lookahead tests the first letter
 # once before the six alternatives are tried, which makes the split about a third faster.
 _KEYWORD = re.compile(r" (?=[bfivw])(from|by|via|with|id|for)(?= )", re.IGNORECASE)
+
+# The usual layout, matched against the whole collapsed field in one pass:
+#   [from WORD (comment)...] [by WORD (comment)...] [via WORDS] [with WORDS (comment)...]
+#   [id WORD (comment)...] [via WORDS] [for WORD (comment)...]; [Day, ]d Mon yyyy hh:mm:ss +hhmm (comment)...
+# Microsoft writes `via` after `id`, RFC 5321 before `with`. The pattern accepts only text
+# that _parse_general reads the same way, and anything else fails to match:
+# - a word is printable ASCII without "(", ")" or ";", and is no clause keyword in any
+#   case, because the general split would start a clause there;
+# - a comment has no backslash and no NUL, and nests at most three levels, as _COMMENT reads;
+# - the only ";" outside comments is the one before the date, so rpartition finds it;
+# - the date is the form that _COMMON_DATE in diag.facts.dates reads,
+#   or the same with the zone written GMT, UT or UTC.
+# The pattern is written for the speed of Python's regex engine (CPython 3.11). An optional
+# clause is "(?:...|)" because an empty branch costs less than a "?" repeat. The keyword
+# test spells out both cases of each letter because IGNORECASE literals cost more. The
+# comment is unrolled so that a comment without nesting runs one loop. Words and comments
+# are possessive, which also keeps a failed match linear in the field's length.
+_USUAL_WORD = (
+    r"(?!(?:[Ff](?:[Rr][Oo][Mm]|[Oo][Rr])|[Bb][Yy]|[Vv][Ii][Aa]|[Ww][Ii][Tt][Hh]|[Ii][Dd])[ ();])"
+    r"[!-'*-:<-~]++"
+)
+_COMMENT_TEXT = r"[^()\\\x00]*+"
+_USUAL_COMMENT = (
+    rf"\({_COMMENT_TEXT}(?:\({_COMMENT_TEXT}(?:\({_COMMENT_TEXT}\){_COMMENT_TEXT})*+\){_COMMENT_TEXT})*+\)"
+)
+_USUAL_COMMENTS = rf"(?: {_USUAL_COMMENT})*+ ?"
+_USUAL_VIA = rf"(?:via {_USUAL_WORD}(?: {_USUAL_WORD})*+{_USUAL_COMMENTS}|)"
+# _parse_usual reads the groups by position, in this order.
+_USUAL = re.compile(
+    rf"(?:from (?P<from>{_USUAL_WORD})(?P<from_comments>(?: {_USUAL_COMMENT})*+) ?|)"
+    rf"(?:by (?P<by>{_USUAL_WORD}){_USUAL_COMMENTS}|)"
+    rf"{_USUAL_VIA}"
+    rf"(?:with (?P<with>{_USUAL_WORD}(?: {_USUAL_WORD})*+){_USUAL_COMMENTS}|)"
+    rf"(?:id (?P<id>{_USUAL_WORD}){_USUAL_COMMENTS}|)"
+    rf"{_USUAL_VIA}"
+    rf"(?:for (?P<for>{_USUAL_WORD}){_USUAL_COMMENTS}|)"
+    r"; ?(?:[A-Z][a-z]{2}, |)(?P<day>\d{1,2}) (?P<month>[A-Z][a-z]{2}) (?P<year>[12]\d{3})"
+    r" (?P<time>\d{2}:\d{2}:\d{2})"
+    r" (?:(?P<sign>[+-])(?P<zone_hours>[01]\d|2[0-3])(?P<zone_minutes>[0-5]\d)|(?P<utc_name>GMT|UTC?))"
+    rf"(?: {_USUAL_COMMENT})*+"
+)
 
 # RFC 3848 and RFC 6531 protocol names whose "S" marks a STARTTLS session:
 # ESMTPS, ESMTPSA, LMTPS, UTF8SMTPS, UTF8SMTPSA. Google writes SMTPS for its internal
@@ -76,7 +118,7 @@ _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 def collect(headers: list[Header]) -> dict:
     """Parse every Received field, top first, and summarise delays and plaintext hops."""
-    hops = [parse_received(header) for header in headers if len(header.name) == 8 and header.name.lower() == "received"]
+    hops = [parse_received(header) for header in fields_by_name(headers).get("received", ())]
 
     _add_delays(hops)
 
@@ -101,30 +143,100 @@ def collect(headers: list[Header]) -> dict:
 
 def parse_received(header: Header) -> dict:
     """Parse one Received field into its clauses, date and TLS state."""
-    # Folding whitespace carries no meaning (RFC 5322 section 3.2.2), so runs of it are
+    # Folding whitespace carries no meaning (RFC 5322 section 2.2.3), so runs of it are
     # collapsed to one space for the evidence shown in reports.
     raw = " ".join(header.value.split())
+
+    hop = _parse_usual(raw, header.position)
+    if hop is None:
+        hop = _parse_general(raw, header.position)
+    return hop
+
+
+def _parse_usual(raw: str, position: int) -> dict | None:
+    """Parse a field written in the usual clause layout, or return None to leave it to _parse_general.
+
+    One match of _USUAL reads the clauses and the date, where the general parser makes
+    several passes over the field. Every field it accepts gives the same hop as _parse_general.
+    """
+    match = _USUAL.fullmatch(raw)
+    if match is None:
+        return None
+
+    # One groups() call costs less than looking up thirteen groups by name.
+    (
+        from_host, from_comments, by_host, protocol, queue_id, recipient,
+        day, month, year, time_of_day, sign, zone_hours, zone_minutes, utc_name,
+    ) = match.groups()
+    if utc_name is not None:
+        # GMT and UT are offset zero with the zone stated (RFC 5322 section 4.3), and the
+        # general date parser reads UTC the same way.
+        sign, zone_hours, zone_minutes = "+", "00", "00"
+    date = common_date_fields(day, month, year, time_of_day, sign, zone_hours, zone_minutes)
+    if date is None:
+        return None
+
+    if not from_comments:
+        from_comments = ()
+    elif from_comments.count(")") == 1:
+        # The usual case is one comment without nesting, and then the group is " (comment)".
+        from_comments = (from_comments[1:],)
+    else:
+        from_comments = _COMMENT.findall(from_comments)
+
+    iso, timestamp = date
+    return _hop(position, raw, from_host, from_comments, by_host, protocol, queue_id, recipient, iso, timestamp, True)
+
+
+def _parse_general(raw: str, position: int) -> dict:
+    """Parse any field: strip comments, find the date, split the clauses at their keywords."""
     structural, comments = _strip_comments(raw)
 
     date, clause_text = _split_date(structural)
     clauses, from_comments = _clauses(clause_text, comments)
 
-    from_host = _first_word(clauses.get("from"))
-    from_ip, from_rdns = _connecting_host(from_host, from_comments)
-    protocol = _clause_value(clauses.get("with"))
+    return _hop(
+        position,
+        raw,
+        _first_word(clauses.get("from")),
+        from_comments,
+        _first_word(clauses.get("by")),
+        _clause_value(clauses.get("with")),
+        _first_word(clauses.get("id")),
+        _first_word(clauses.get("for")),
+        date.iso if date else None,
+        date.value.timestamp() if date else None,
+        date.zone_known if date else None,
+    )
 
+
+def _hop(
+    position: int,
+    raw: str,
+    from_host: str | None,
+    from_comments: Sequence[str],
+    by_host: str | None,
+    protocol: str | None,
+    queue_id: str | None,
+    recipient: str | None,
+    iso: str | None,
+    timestamp: float | None,
+    zone_known: bool | None,
+) -> dict:
+    """Build the hop from the first word of each clause, the `with` words and the date."""
+    from_ip, from_rdns = _connecting_host(from_host, from_comments)
     return {
-        "position": header.position,
+        "position": position,
         "from": _hostname(from_host),
         "from_ip": from_ip,
         "from_rdns": from_rdns,
-        "by": _hostname(_first_word(clauses.get("by"))),
+        "by": _hostname(by_host),
         "with": protocol,
-        "id": _first_word(clauses.get("id")),
-        "for": _path(_first_word(clauses.get("for"))),
-        "date": date.iso if date else None,
-        "timestamp": date.value.timestamp() if date else None,
-        "zone_known": date.zone_known if date else None,
+        "id": queue_id,
+        "for": _path(recipient),
+        "date": iso,
+        "timestamp": timestamp,
+        "zone_known": zone_known,
         "tls": _tls(protocol, raw),
         "delay_seconds": None,
         "raw": raw,
@@ -239,7 +351,7 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def _connecting_host(from_host: str | None, from_comments: list[str]) -> tuple[str | None, str | None]:
+def _connecting_host(from_host: str | None, from_comments: Sequence[str]) -> tuple[str | None, str | None]:
     """Return the IP address the receiving host saw and its reverse DNS name, if written.
 
     Postfix and Sendmail write "(rdns [ip])" with "unknown" when no name was found,
@@ -247,20 +359,31 @@ def _connecting_host(from_host: str | None, from_comments: list[str]) -> tuple[s
     client had no usable HELO. The comments are passed with their parentheses.
     """
     for comment in from_comments:
-        comment = comment[1:-1]
-        for match in _BRACKET_IP.finditer(comment):
-            address = _ip_text(match.group(1))
-            if address is not None:
-                return address, _rdns_name(comment[:match.start()])
-        address = _ip_text(comment.strip())
-        if address is not None:
-            return address, None
+        found = _comment_address(comment)
+        if found is not None:
+            return found
 
     if from_host is not None:
         address = _ip_text(from_host)
         if address is not None:
             return address, None
     return None, None
+
+
+# Cached because a sending host writes the same comment, its name and address, in every
+# message it relays.
+@functools.lru_cache(maxsize=4096)
+def _comment_address(comment: str) -> tuple[str, str | None] | None:
+    """Return the address in one `from` comment and the reverse DNS name before it, or None."""
+    comment = comment[1:-1]
+    for match in _BRACKET_IP.finditer(comment):
+        address = _ip_text(match.group(1))
+        if address is not None:
+            return address, _rdns_name(comment[:match.start()])
+    address = _ip_text(comment.strip())
+    if address is not None:
+        return address, None
+    return None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -290,8 +413,8 @@ def _tls(protocol: str | None, raw: str) -> bool | None:
     """
     # The protocol name is read before the comments are searched, because it is the
     # cheaper test and both lead to True.
-    first = protocol.split()[0] if protocol is not None else None
-    if first is not None and _TLS_PROTOCOL.fullmatch(first):
+    protocol_tls = _protocol_tls(protocol) if protocol is not None else None
+    if protocol_tls:
         return True
 
     lowered = raw.lower()
@@ -299,9 +422,16 @@ def _tls(protocol: str | None, raw: str) -> bool | None:
         return True
     if ("cipher=" in lowered or "google transport security" in lowered) and _TLS_OTHER_EVIDENCE.search(lowered):
         return True
-    if protocol is None:
-        return None
+    return protocol_tls
 
+
+# Cached because a few protocol names make up nearly all real fields.
+@functools.lru_cache(maxsize=1024)
+def _protocol_tls(protocol: str) -> bool | None:
+    """Read the `with` words: True for a TLS protocol name, False for plain SMTP, None for others."""
+    first = protocol.split()[0]
+    if _TLS_PROTOCOL.fullmatch(first):
+        return True
     if _PLAIN_PROTOCOL.fullmatch(first) or _PLAIN_PROTOCOL.fullmatch(protocol):
         return False
     return None
@@ -316,7 +446,14 @@ def _is_internal(hop: dict) -> bool:
     if hop["by"] in (hop["from"], hop["from_rdns"]) or hop["from"] in _LOCAL_NAMES or hop["from_rdns"] in _LOCAL_NAMES:
         return True
 
-    address = _ip(hop["from_ip"]) if hop["from_ip"] else None
+    return hop["from_ip"] is not None and _is_internal_address(hop["from_ip"])
+
+
+# Cached because the ipaddress properties are computed in Python on each access, and the
+# same sending addresses recur across mail.
+@functools.lru_cache(maxsize=4096)
+def _is_internal_address(text: str) -> bool:
+    address = _ip(text)
     if address is None:
         return False
     if address.is_loopback or address.is_link_local:
