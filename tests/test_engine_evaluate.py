@@ -388,3 +388,53 @@ def test_available_sources_per_source(document):
     from diag.engine.evaluate import SOURCES, _available_sources, _has_source
 
     assert _available_sources(document) == tuple(_has_source(document, source) for source in SOURCES)
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        ({"v": {"a": "one", "b": ""}}, "[one]none||FalseFalse"),
+        ({"v": {}}, "none||FalseFalse"),
+        ({"v": "text"}, "none||TrueTrue"),
+        ({"v": ["a"]}, "none||TrueTrue"),
+        ({"v": None}, "none||FalseFalse"),
+        ({}, "none||FalseFalse"),
+    ],
+)
+def test_template_shared_paths_same_text(facts, expected):
+    # Paths read twice are looked up once, and the text must be what each read would give.
+    template = "{% if f.v.a %}[{{ f.v.a }}]{% endif %}{{ f.v.b or 'none' }}|{{ f.v.b }}|{{ f.v.count is defined }}{{ f.v.count is defined }}"
+    assert render(template, facts, None, "t") == expected
+
+
+def test_template_shared_path_of_set_name():
+    template = "{% set m = f.microsoft %}{% if m.scl is number and m.scl >= 5 %}SCL {{ m.scl }}{% endif %} {{ m.cat or 'no category' }} {{ m.cat }}"
+    assert render(template, {"microsoft": {"scl": 6}}, None, "t") == "SCL 6 no category"
+    assert render(template, {"microsoft": "text"}, None, "t") == "no category"
+
+
+def test_template_set_name_read_before_set():
+    # `m` is read before its set, so its paths are not looked up early.
+    template = "{{ m.a }}{{ m.a }}{% set m = f.d %}{{ m.a }}{{ m.a }}"
+    assert render(template, {"d": {"a": "x"}}, None, "t") == "xx"
+
+
+def test_template_shared_path_of_item():
+    template = "{{ item.by }} {{ item.by }}"
+    assert render(template, {}, {"by": "mx.example.net"}, "t") == "mx.example.net mx.example.net"
+    assert render(template, {}, "text", "t") == ""
+
+
+def test_template_shared_path_unsafe_still_rejected():
+    # A forbidden attribute reached through a path read twice still fails the render.
+    with pytest.raises(RuleFileError, match="sandbox forbids"):
+        render("{{ item.append.x }}{{ item.append.x }}", {}, [], "t")
+
+
+@pytest.mark.parametrize("control", ["\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\u2028"])
+def test_template_collapse_control_whitespace(control):
+    assert render("{{ f.t }}", {"t": f"a{control}b"}, None, "t") == "a b"
+
+
+def test_template_collapse_keeps_other_controls():
+    assert render("{{ f.t }}", {"t": "a\x07b c"}, None, "t") == "a\x07b c"

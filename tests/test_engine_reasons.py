@@ -217,3 +217,43 @@ def test_dmarc_fail_defers_forwarded():
     assert outcomes["forwarded-auth-broken"]["outcome"] == "fail"
     assert outcomes["dmarc-fail"]["reason"] == "deferred"
     assert outcomes["dmarc-fail"]["deferred_to"] == "forwarded-auth-broken"
+
+
+def deferring_chain(tmp_path: Path) -> list:
+    """test-top (XT907) defers to test-middle (XT908), which defers to test-base (XT909, needs DNS)."""
+    base = rule_document("test-base", "XT909", needs=["headers", "dns"], when={"equals": {"path": "probe.base", "value": True}})
+    middle = rule_document(
+        "test-middle", "XT908", defer_to=["test-base"], error_when={"equals": {"path": "probe.lookup", "value": "temperror"}},
+        when={"equals": {"path": "probe.middle", "value": True}},
+    )
+    top = rule_document("test-top", "XT907", defer_to=["test-middle"])
+    _, rules = load_with(tmp_path, top, middle, base)
+    return rules
+
+
+@pytest.mark.parametrize("base", [True, False])
+@pytest.mark.parametrize("middle", [True, False])
+@pytest.mark.parametrize("lookup", ["ok", "temperror"])
+@pytest.mark.parametrize("dns", [None, {}])
+def test_defer_chain_report_matches_evaluate(tmp_path, base, middle, lookup, dns):
+    rules = deferring_chain(tmp_path)
+    facts = probe(verdict="bad", base=base, middle=middle, lookup=lookup)
+    if dns is not None:
+        facts["dns"] = dns
+    expected = [outcome for outcome in evaluate(rules, facts) if outcome["code"].startswith("XT")]
+    findings, summaries = evaluate_for_report(rules, facts)
+    reported = {summary["name"]: summary for summary in summaries if summary["code"].startswith("XT")}
+    for outcome in expected:
+        for key in ("outcome", "detail", "reason", "deferred_to", "missing"):
+            assert reported[outcome["name"]].get(key) == outcome.get(key)
+    failed = [finding["name"] for finding in findings if finding["code"].startswith("XT")]
+    assert failed == [outcome["name"] for outcome in expected if outcome["outcome"] == "fail"]
+
+
+def test_defer_target_without_sources(tmp_path):
+    # test-base needs DNS facts, which are absent, so it cannot fail and test-middle is judged.
+    rules = deferring_chain(tmp_path)
+    _, summaries = evaluate_for_report(rules, probe(verdict="bad", base=True, middle=True))
+    reported = {summary["name"]: summary for summary in summaries}
+    assert reported["test-middle"]["outcome"] == "fail"
+    assert reported["test-top"]["deferred_to"] == "test-middle"

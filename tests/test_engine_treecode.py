@@ -1,9 +1,9 @@
-"""Generated condition functions: one per tree, and one per rule list (compile_judge)."""
+"""Generated functions: one per condition tree, one per rule list (compile_judge), one per evidence list."""
 
 import pytest
 
-from diag.engine.conditions import Match, compile_condition
-from diag.engine.treecode import ERROR, SEPARATE, JudgeEntry, compile_judge, compile_tree
+from diag.engine.conditions import Match, compile_condition, compile_path
+from diag.engine.treecode import ERROR, SEPARATE, JudgeEntry, SharedVerdict, compile_evidence, compile_judge, compile_tree
 
 FACTS = {
     "verdicts": {
@@ -132,3 +132,56 @@ def test_judge_matches_tree_checks(facts):
             assert summaries[index] == "passed"
         else:
             assert (index, expected) in pending
+
+
+def test_judge_shared_verdict_defers():
+    # "late" defers to "cause", which fails: late gets the deferral's summary.
+    cause = entry({"exists": "verdicts.spf"})
+    late = JudgeEntry(None, None, compile_condition({"exists": "verdicts.spf"}, "when"), "not-applicable", "passed", (("cause", "deferred"),))
+    summaries = [None] * 2
+    pending = []
+    compile_judge([(0, SharedVerdict("late")), (1, SharedVerdict("cause"))], [("cause", cause), ("late", late)])(FACTS, summaries, pending)
+    assert summaries == ["deferred", None]
+    assert pending == [(1, True)]
+
+
+def test_judge_shared_verdict_target_passes():
+    cause = entry({"exists": "verdicts.absent"})
+    late = JudgeEntry(None, None, compile_condition(SOME_ALIGNED, "when"), "not-applicable", "passed", (("cause", "deferred"),))
+    summaries = [None] * 2
+    pending = []
+    compile_judge([(0, SharedVerdict("late")), (1, SharedVerdict("cause"))], [("cause", cause), ("late", late)])(FACTS, summaries, pending)
+    assert summaries == [None, "passed"]
+    assert pending[0][1].path == "verdicts.dkim.1"
+
+
+def test_judge_shared_verdict_error():
+    cause = entry({"exists": "verdicts.spf"}, error_when={"exists": "verdicts.dmarc"})
+    late = JudgeEntry(None, None, compile_condition({"exists": "verdicts.spf"}, "when"), "not-applicable", "passed", (("cause", "deferred"),))
+    summaries = [None] * 2
+    pending = []
+    compile_judge([(0, SharedVerdict("late")), (1, SharedVerdict("cause"))], [("cause", cause), ("late", late)])(FACTS, summaries, pending)
+    assert pending == [(0, True), (1, ERROR)]
+
+
+def test_evidence_paths_in_order():
+    paths = [compile_path(text, "evidence") for text in ("verdicts.spf", "item.result", "verdicts.absent", "verdicts.dkim.0.domain")]
+    evidence = compile_evidence(tuple(paths))
+    match = Match({"result": "pass"}, "verdicts.dkim.1")
+    assert evidence(FACTS, match) == [
+        {"path": "verdicts.spf", "value": FACTS["verdicts"]["spf"]},
+        {"path": "verdicts.dkim.1.result", "value": "pass"},
+        {"path": "verdicts.dkim.0.domain", "value": FACTS["verdicts"]["dkim"][0]["domain"]},
+    ]
+
+
+@pytest.mark.parametrize("facts", [FACTS, {}, {"verdicts": "text"}, {"verdicts": {"spf": None}}, []])
+def test_evidence_matches_resolvers(facts):
+    paths = tuple(compile_path(text, "evidence") for text in ("verdicts.spf", "verdicts.dkim.0.domain", "verdicts"))
+    expected = [{"path": path.text, "value": path.resolve(facts)} for path in paths if path.resolve(facts) is not None]
+    assert compile_evidence(paths)(facts, None) == expected
+
+
+def test_evidence_item_paths_need_match():
+    evidence = compile_evidence((compile_path("item.result", "evidence"),))
+    assert evidence(FACTS, None) == []

@@ -18,10 +18,10 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from diag.engine.conditions import Match, resolve_keys, status_values
+from diag.engine.conditions import Match, status_values
 from diag.engine.loader import SOURCES, Rule
-from diag.engine.templates import render
-from diag.engine.treecode import ERROR, SEPARATE, JudgeEntry, compile_judge
+from diag.engine.templates import rule_template
+from diag.engine.treecode import ERROR, JudgeEntry, SharedVerdict, compile_evidence, compile_judge
 
 log = logging.getLogger(__name__)
 
@@ -100,28 +100,15 @@ def evaluate_for_report(rules: list[Rule], facts: dict) -> tuple[list[dict], lis
     pending: list[tuple[int, Any]] = []
     plan.judge(facts, summaries, pending)
 
-    decided: dict[Rule, Verdict] = {}
     findings = []
     for index, result in pending:
         rule = plan.rules[index]
         parts = plan.parts[index]
         if result is ERROR:
-            verdict = _error_verdict(rule, facts)
-        elif result is SEPARATE:
-            # A rule that defers to others, or that others defer to: decided with the rules
-            # it depends on, once per message (see _decided).
-            verdict = decided.get(rule) or _judge(rule, facts, plan.present, decided)
+            summaries[index] = parts.error_summary(_error_verdict(rule, facts))
         else:
-            verdict = ("fail", None if result is True else result, None, None)
-
-        outcome = verdict[0]
-        if outcome == "fail":
-            findings.append(_result(rule, facts, verdict, parts))
+            findings.append(_result(rule, facts, ("fail", None if result is True else result, None, None), parts))
             summaries[index] = parts.fail_summary
-        elif outcome == "error":
-            summaries[index] = parts.error_summary(verdict)
-        else:
-            summaries[index] = parts.constant_summary(verdict)
 
     if log.isEnabledFor(logging.DEBUG):
         for summary in summaries:
@@ -162,16 +149,15 @@ class _RuleParts:
         self.applies_false_summary = None
         if rule.applies is not None:
             self.applies_false_summary = self.constant_summary(_applies_false_verdict(rule))
-        # (template, error prefix) of the message and of each fix step.
-        self.message = (rule.message, rule.origin("message"))
-        self.fix = tuple((step, rule.origin(f"fix[{index}]")) for index, step in enumerate(rule.fix))
-        self.references = tuple((reference.title, reference.url) for reference in rule.references)
-        # (True, keys after `item`, text after `item`) for each path that starts with `item.`,
-        # and (False, the path's resolver, its text) for the others.
-        self.evidence = tuple(
-            (True, path.keys[1:], path.text[len("item"):]) if path.keys[0] == "item" else (False, path.resolver, path.text)
-            for path in rule.evidence
-        )
+        # The message and each fix step: the text itself when it has no Jinja2 syntax, else
+        # a RuleTemplate that compiles on its first render and is kept with the rule.
+        self.message = rule_template(rule.message, rule.origin("message"))
+        self.fix = tuple(rule_template(step, rule.origin(f"fix[{index}]")) for index, step in enumerate(rule.fix))
+        # Copied for each outcome (dict.copy through map, without a Python frame per list).
+        self.references = tuple({"title": reference.title, "url": reference.url} for reference in rule.references)
+        # The generated function that lists the evidence (see treecode.compile_evidence),
+        # compiled when the rule first fails, since most rules never do in one run.
+        self.evidence_function = None
 
     def constant_summary(self, verdict: Verdict) -> "ReportSummary":
         outcome, _, detail, fields = verdict
@@ -181,6 +167,12 @@ class _RuleParts:
         return summary
 
     error_summary = constant_summary
+
+    def evidence(self, facts: dict, match: Match | None) -> list[dict]:
+        function = self.evidence_function
+        if function is None:
+            function = self.evidence_function = compile_evidence(self.rule.evidence)
+        return function(facts, match)
 
 
 # Parts by rule, for the rules of the lists that evaluate_for_report has seen.
@@ -228,27 +220,50 @@ def _plan(rules: list[Rule], available: tuple[bool, ...]) -> _Plan:
         return plan
 
     present = dict(zip(SOURCES, available))
-    # Rules that defer to others, and the rules they defer to, are decided by _judge.
-    separate = {target for rule in rules for target in rule.deferral_targets}
-    separate.update(rule for rule in rules if rule.deferral_targets)
     parts = tuple(_rule_parts(rule) for rule in rules)
+    shared = _shared_verdicts(rules, present)
     summaries = []
-    entries: list[tuple[int, JudgeEntry | None]] = []
+    entries: list[tuple[int, JudgeEntry | SharedVerdict]] = []
     for index, (rule, rule_parts) in enumerate(zip(rules, parts)):
         unmet = _needs_verdict(rule.needs, present)
         if unmet is not None:
             summaries.append(rule_parts.constant_summary(unmet))
             continue
         summaries.append(None)
-        if rule in separate:
-            entries.append((index, None))
-        else:
-            entries.append((index, JudgeEntry(rule.error_when, rule.applies, rule.when, rule_parts.applies_false_summary, rule_parts.pass_summary)))
-    plan = _Plan(tuple(rules), list(rules), parts, tuple(summaries), compile_judge(entries), present)
+        entries.append((index, SharedVerdict(rule) if rule in shared else _judge_entry(rule, rule_parts, shared)))
+    judge = compile_judge(entries, [(rule, _judge_entry(rule, _rule_parts(rule), shared)) for rule in shared])
+    plan = _Plan(tuple(rules), list(rules), parts, tuple(summaries), judge, present)
     if len(_plans) >= _MAX_PLANS:
         _plans.clear()
     _plans[key] = plan
     return plan
+
+
+def _shared_verdicts(rules: list[Rule], present: dict[str, bool]) -> dict[Rule, None]:
+    """Return the rules whose verdict a rule of `rules` defers on, and the rules that defer.
+
+    Each comes after the rules it defers to (the loader rejects cycles), and only rules
+    whose sources are present are included: the others cannot fail.
+    """
+    ordered: dict[Rule, None] = {}
+
+    def add(rule: Rule) -> None:
+        if rule in ordered or _needs_verdict(rule.needs, present) is not None:
+            return
+        for target in rule.deferral_targets:
+            add(target)
+        ordered[rule] = None
+
+    for rule in rules:
+        if rule.deferral_targets:
+            add(rule)
+    return ordered
+
+
+def _judge_entry(rule: Rule, parts: "_RuleParts", shared: dict[Rule, None]) -> JudgeEntry:
+    # Deferring to a rule whose sources are absent never applies: that rule cannot fail.
+    deferrals = tuple((target, parts.constant_summary(_deferred_verdict(target))) for target in rule.deferral_targets if target in shared)
+    return JudgeEntry(rule.error_when, rule.applies, rule.when, parts.applies_false_summary, parts.pass_summary, deferrals)
 
 
 def _constant_summary(rule: Rule, outcome: str, detail: str | None, fields: dict | None) -> dict:
@@ -316,20 +331,21 @@ def _result(rule: Rule, facts: dict, verdict: Verdict, parts: "_RuleParts | None
         result.update(fields)
     if outcome == "fail":
         item = match.item if match else None
-        source, origin = parts.message
-        result["message"] = render(source, facts, item, origin) or rule.title
+        message = parts.message
+        result["message"] = (message if type(message) is str else message.render(facts, item)) or rule.title
         fix = []
-        for source, origin in parts.fix:
-            step = render(source, facts, item, origin)
+        for step in parts.fix:
+            if type(step) is not str:
+                step = step.render(facts, item)
             # A step whose template renders empty (an {% if %} that did not hold) is left out.
             if step:
                 fix.append(step)
         result["fix"] = fix
     else:
         result["fix"] = []
-    result["evidence"] = _evidence(parts.evidence, facts, match)
+    result["evidence"] = parts.evidence(facts, match)
     result["why"] = rule.why
-    result["references"] = [{"title": title, "url": url} for title, url in parts.references]
+    result["references"] = list(map(dict.copy, parts.references))
     if rule.known_problems:
         result["known_problems"] = rule.known_problems
     return result
@@ -356,8 +372,7 @@ def _judge(rule: Rule, facts: dict, present: dict[str, bool], decided: dict[Rule
     # The loader rejects a cycle of `defer_to`, so this recursion ends.
     for target in rule.deferral_targets:
         if _decided(target, facts, present, decided)[0] == "fail":
-            detail = f"{target.name} failed for the same facts and explains them, so this rule defers to it"
-            return "not_applicable", None, detail, {"reason": REASON_DEFERRED, "deferred_to": target.name}
+            return _deferred_verdict(target)
 
     if rule.applies is not None and rule.applies.check(facts) is False:
         return _applies_false_verdict(rule)
@@ -366,6 +381,11 @@ def _judge(rule: Rule, facts: dict, present: dict[str, bool], decided: dict[Rule
     if result is False:
         return _PASS
     return "fail", (None if result is True else result), None, None
+
+
+def _deferred_verdict(target: Rule) -> Verdict:
+    detail = f"{target.name} failed for the same facts and explains them, so this rule defers to it"
+    return "not_applicable", None, detail, {"reason": REASON_DEFERRED, "deferred_to": target.name}
 
 
 def _applies_false_verdict(rule: Rule) -> Verdict:
@@ -424,24 +444,3 @@ def _has_source(facts: dict, source: str) -> bool:
         # `maildiag analyze` verification (verify.*) is built from DNS answers too.
         return True
     return facts.get(source) is not None
-
-
-def _evidence(paths: tuple[tuple, ...], facts: dict, match: Match | None) -> list[dict]:
-    """Return [{path, value}] for each evidence path (see _RuleParts.evidence) that resolves.
-
-    A path starting with `item.` refers to the list item matched by a `some` condition and
-    is reported under that item's real path, e.g. `received.hops.2.raw`.
-    """
-    evidence = []
-    for from_item, lookup, text in paths:
-        if from_item:
-            if match is None:
-                continue
-            value = resolve_keys(lookup, match.item)
-            reported_path = match.path + text
-        else:
-            value = lookup(facts)
-            reported_path = text
-        if value is not None:
-            evidence.append({"path": reported_path, "value": value})
-    return evidence

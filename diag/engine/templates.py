@@ -10,8 +10,9 @@ import functools
 import hashlib
 import logging
 import types
+from collections import Counter
 from importlib.util import MAGIC_NUMBER
-from typing import Any
+from typing import Any, NamedTuple
 
 from diag.engine.cache import CACHE_ENV, read_entry, write_entry  # noqa: F401 (CACHE_ENV is part of this module's interface)
 from diag.errors import RuleFileError
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @functools.lru_cache(maxsize=1)
 def _environment():
-    from jinja2 import ChainableUndefined
+    from jinja2 import ChainableUndefined, nodes
     from jinja2.compiler import CodeGenerator
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -109,12 +110,79 @@ def _environment():
         attribute has, the code reads the key of a plain dict in place, as FactsSandbox.getattr
         does. Any other value, and an absent key, go to environment.getattr, which returns
         the same value or undefined as before.
+
+        Some paths are read two or more times, such as `f.verdicts` in nearly every rule, or
+        `m.scl` after `{% set m = f.microsoft %}`. Each such path from `f`, `item` or a name
+        set once at the top level is looked up once (see _shared_paths), at the top of the
+        render function or just after the name's `set`, and each read takes that value.
+        The look-up reads only plain dicts, where a lookup cannot raise or change anything,
+        so looking a path up early gives the value a read would have found. Where the value
+        there is not a dict, the path's variable holds `missing`, and each read looks the
+        path up in place as before.
         """
+
+        def visit_Template(self, node, frame=None):
+            # Path (root name and attribute names) -> variable, filled as the look-ups are written.
+            self.shared_paths = {}
+            self.root_frame = None
+            self.planned = _shared_paths(node)
+            super().visit_Template(node, frame)
+
+        def enter_frame(self, frame):
+            super().enter_frame(frame)
+            planned = getattr(self, "planned", None)
+            if planned is None or self.root_frame is not None or not frame.rootlevel:
+                return
+            # The root frame, entered once per template. Its output goes to a list that is
+            # joined once at the end (see leave_frame): a generator's yield and resumption
+            # cost more than list.append, and a long message has about twenty pieces.
+            self.root_frame = frame
+            self.buffer(frame)
+            # The names that the template reads at its top level are resolved just above.
+            for root in _ROOT_NAMES:
+                if frame.symbols.find_ref(root) is not None:
+                    self.write_shared_paths(root, planned.paths, frame)
+
+        def visit_Assign(self, node, frame):
+            super().visit_Assign(node, frame)
+            if self.planned is not None and any(node is statement for statement in self.planned.assignments):
+                self.write_shared_paths(node.target.name, self.planned.paths, frame)
+
+        def write_shared_paths(self, root, planned, frame):
+            """Write the look-ups of the planned paths from `root`, parents before children."""
+            for parent_path, attributes in planned.items():
+                if parent_path[0] != root:
+                    continue
+                parent = self.shared_paths.get(parent_path)
+                if parent is None:
+                    if len(parent_path) != 1:
+                        continue
+                    parent = self.shared_paths[parent_path] = self.temporary_identifier()
+                    self.writeline(f"{parent} = ")
+                    self.visit(nodes.Name(root, "load"), frame)
+                variables = [self.temporary_identifier() for _ in attributes]
+                # The same value or undefined as FactsSandbox.getattr for a dict.
+                self.writeline(f"if type({parent}) is dict:")
+                self.indent()
+                for variable, attribute in zip(variables, attributes):
+                    self.shared_paths[(*parent_path, attribute)] = variable
+                    self.writeline(f"{variable} = {parent}.get({attribute!r}, missing)")
+                    self.writeline(f"if {variable} is missing: {variable} = undefined(obj={parent}, name={attribute!r})")
+                self.outdent()
+                self.writeline(f"else: {' = '.join(variables)} = missing")
+
+        def leave_frame(self, frame, with_python_scope=False):
+            super().leave_frame(frame, with_python_scope)
+            if frame is self.root_frame:
+                self.writeline(f"yield concat({frame.buffer})")
 
         def visit_Getattr(self, node, frame):
             if self.environment.is_async or node.attr in dict_attributes:
                 super().visit_Getattr(node, frame)
                 return
+            shared = self.shared_paths.get(_attribute_path(node)) if self.shared_paths else None
+            if shared is not None:
+                self.write(f"({shared} if {shared} is not missing else ")
             # The conditions run before the branches they choose, so each := assigns the
             # name before the branch that reads it.
             value = self.temporary_identifier()
@@ -122,6 +190,62 @@ def _environment():
             self.write(f"({value} if ({value} := ({target}.get({node.attr!r}, missing) if type({target} := ")
             self.visit(node.node, frame)
             self.write(f") is dict else missing)) is not missing else environment.getattr({target}, {node.attr!r}))")
+            if shared is not None:
+                self.write(")")
+
+    # Nodes whose code Jinja2 writes outside the root render function, or that run other templates.
+    separate_code = (nodes.Block, nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport, nodes.Macro, nodes.CallBlock)
+
+    def _attribute_path(node):
+        """Return (name, attribute, ...) for `name.attribute...` with no dict attribute, else None."""
+        attributes = []
+        while isinstance(node, nodes.Getattr):
+            if node.attr in dict_attributes or node.attr[:1] == "_":
+                return None
+            attributes.append(node.attr)
+            node = node.node
+        if not isinstance(node, nodes.Name) or node.ctx != "load":
+            return None
+        return (node.name, *reversed(attributes))
+
+    class SharedPaths(NamedTuple):
+        # Parent path -> its attributes, parents before their children.
+        paths: dict
+        # The top-level `set` statements after which the paths of their name are looked up.
+        assignments: list
+
+    def _shared_paths(template):
+        """Return the paths to look up once in `template`, or None.
+
+        None when the template has code outside the root render function (blocks, macros,
+        imports, includes), which then compiles as Jinja2 writes it. A path qualifies when
+        it is read two or more times and its root name is `f` or `item` and never assigned,
+        or is assigned once, by a `set` at the top level that comes before every read of it.
+        """
+        if any(True for _ in template.find_all(separate_code)):
+            return None
+        stores = Counter(name.name for name in template.find_all(nodes.Name) if name.ctx != "load")
+        stores.update(reference.name for reference in template.find_all(nodes.NSRef))
+        roots = {name for name in _ROOT_NAMES if not stores[name]}
+        assignments = []
+        for index, statement in enumerate(template.body):
+            if not (isinstance(statement, nodes.Assign) and isinstance(statement.target, nodes.Name)):
+                continue
+            name = statement.target.name
+            if stores[name] != 1 or name in _ROOT_NAMES:
+                continue
+            earlier = [*template.body[:index], statement.node]
+            if any(read.name == name for node in earlier for read in node.find_all(nodes.Name)):
+                continue
+            roots.add(name)
+            assignments.append(statement)
+        reads = Counter(_attribute_path(node) for node in template.find_all(nodes.Getattr))
+        paths = sorted((path for path, count in reads.items() if path is not None and count >= 2 and path[0] in roots), key=len)
+        # A shorter path is read at least as often as a longer one that contains it.
+        planned: dict[tuple, list[str]] = {}
+        for path in paths:
+            planned.setdefault(path[:-1], []).append(path[-1])
+        return SharedPaths(planned, assignments)
 
     # Autoescape is off because each reporter escapes for its own format (HTML, Markdown, SARIF).
     # NOTE: the sandbox limits attribute access and calls, not CPU or memory; a template
@@ -133,7 +257,11 @@ def _environment():
 
 
 # Changed whenever FactsCodeGenerator writes different code, so older cache entries are not used.
-_GENERATED_CODE_VERSION = "facts-getattr-1"
+_GENERATED_CODE_VERSION = "facts-shared-paths-2"
+
+# The names that every render binds, whose paths FactsCodeGenerator can look up at the
+# top of the render function: the facts and the matched item.
+_ROOT_NAMES = ("f", "item")
 
 
 def _fingerprint(environment) -> str:
@@ -247,19 +375,6 @@ def _cache_write(key: str, code) -> None:
     write_entry("templates", key, code)
 
 
-@functools.lru_cache(maxsize=1)
-def _jinja_errors() -> tuple[type, type, type]:
-    """Return Jinja2's TemplateSyntaxError, SecurityError and UndefinedError, imported once.
-
-    render() runs several times per message, and an import statement in it cost more than
-    the lookup of a cached result.
-    """
-    from jinja2 import TemplateSyntaxError
-    from jinja2.exceptions import SecurityError, UndefinedError
-
-    return TemplateSyntaxError, SecurityError, UndefinedError
-
-
 def render(source: str, facts: dict, item: Any, origin: str, docs: bool = False) -> str:
     """Render one template with `f` bound to the facts and `item` to the matched list item.
 
@@ -276,35 +391,90 @@ def render(source: str, facts: dict, item: Any, origin: str, docs: bool = False)
         # off. About one fix step in seven is such text, and Jinja2's set-up alone
         # (new_context) took about 1.4 µs per render (timeit, Jinja2 3.1.6).
         return _collapse_whitespace(source)
+    return RuleTemplate(source, origin).render(facts, item, docs)
 
-    TemplateSyntaxError, SecurityError, UndefinedError = _jinja_errors()
+
+class RuleTemplate:
+    """One `message` or `fix` template of a rule, compiled on its first render.
+
+    render(facts, item) returns what render(source, facts, item, origin) returns. The rule
+    engine keeps one per template of each rule, which skips the look-up of the compiled
+    template by its source text at every render.
+    """
+
+    __slots__ = ("source", "origin", "renderer")
+
+    def __init__(self, source: str, origin: str):
+        self.source = source
+        self.origin = origin
+        self.renderer: _Renderer | None = None
+
+    def render(self, facts: dict, item: Any, docs: bool = False) -> str:
+        renderer = self.renderer
+        if renderer is None:
+            renderer = self.renderer = _compiled(self.source, self.origin)
+        try:
+            text = renderer.render(facts, item, docs)
+        except Exception as error:
+            failure = _render_failure(error, self.origin)
+            if failure is None:
+                raise
+            raise failure from None
+        return _collapse_whitespace(text)
+
+
+def rule_template(source: str, origin: str) -> "RuleTemplate | str":
+    """Return the text that `source` renders as when it has no Jinja2 syntax, else a RuleTemplate."""
+    if "{" not in source:
+        return _collapse_whitespace(source)
+    return RuleTemplate(source, origin)
+
+
+def _compiled(source: str, origin: str) -> "_Renderer":
+    from jinja2 import TemplateSyntaxError
 
     try:
-        renderer = _compile(source)
+        return _compile(source)
     except TemplateSyntaxError as error:
         raise RuleFileError(f"{origin}: expected a valid Jinja2 template, found a syntax error on line {error.lineno}: {error.message}") from None
 
-    try:
-        text = renderer.render(facts, item, docs)
-    except SecurityError as error:
-        raise RuleFileError(f"{origin}: the template does something the sandbox forbids ({error}); use only fact values and plain filters") from None
-    except UndefinedError as error:
+
+def _render_failure(error: Exception, origin: str) -> "RuleFileError | None":
+    """Return the RuleFileError for an error that a template raised, or None to re-raise it.
+
+    Called only when a render fails, so the Jinja2 exception classes are imported there.
+    """
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    if isinstance(error, SecurityError):
+        return RuleFileError(f"{origin}: the template does something the sandbox forbids ({error}); use only fact values and plain filters")
+    if isinstance(error, UndefinedError):
         if isinstance(error.__cause__, SecurityError) or "unsafe" in str(error):
-            raise RuleFileError(f"{origin}: the template does something the sandbox forbids ({error}); use only fact values and plain filters") from None
-        raise RuleFileError(f"{origin}: the template uses an absent value in an operation ({error}); guard it with `or` or an `if`") from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as error:
-        raise RuleFileError(f"{origin}: the template failed with {type(error).__name__}: {error}") from None
-    return _collapse_whitespace(text)
+            return RuleFileError(f"{origin}: the template does something the sandbox forbids ({error}); use only fact values and plain filters")
+        return RuleFileError(f"{origin}: the template uses an absent value in an operation ({error}); guard it with `or` or an `if`")
+    if isinstance(error, (TypeError, ValueError, ArithmeticError, LookupError)):
+        return RuleFileError(f"{origin}: the template failed with {type(error).__name__}: {error}")
+    return None
 
 
 def _collapse_whitespace(text: str) -> str:
     """Return `text` with each run of whitespace as one space, and none at either end."""
-    # str.split() splits at every Unicode whitespace character, and each of them except the
-    # space is unprintable. Text that is printable, with no double space and no space at an
-    # end, is therefore already collapsed. Rendered rule text almost always is, and the
-    # test builds no list of words.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
-        return text
+    # Text whose only whitespace is single spaces, none at an end, is already collapsed.
+    # Rendered rule text almost always is, and the tests build no list of words.
+    if text[:1] != " " and text[-1:] != " " and "  " not in text:
+        if text.isascii():
+            # The other characters that str.split() splits ASCII text at, each found with
+            # memchr. isprintable() looked up the Unicode properties of every character,
+            # about a tenth of the longest message's render (callgrind, Python 3.11).
+            if not (
+                "\n" in text or "\t" in text or "\r" in text or "\x0b" in text or "\x0c" in text
+                or "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text
+            ):
+                return text
+        elif text.isprintable():
+            # str.split() splits at every Unicode whitespace character, and each of them
+            # except the space is unprintable.
+            return text
     return " ".join(text.split())
 
 

@@ -1,5 +1,8 @@
 """Write a whole condition tree out as one Python function (the `check` of diag.engine.conditions).
 
+The conditions of a whole rule list (compile_judge) and a rule's evidence paths
+(compile_evidence) are written out the same way.
+
 Rules judge about a hundred condition nodes per message. A function per node cost a
 Python call at every node and a dict lookup per step of every fact path, so each tree
 becomes one function instead:
@@ -44,49 +47,111 @@ ERROR = "error"
 SEPARATE = "separate"
 
 
-def compile_judge(entries: list[tuple[int, "JudgeEntry | None"]]) -> Callable[[Any, list, list], None]:
+def compile_judge(
+    entries: list[tuple[int, "JudgeEntry | SharedVerdict | None"]],
+    shared: list[tuple[Any, "JudgeEntry"]] = (),
+) -> Callable[[Any, list, list], None]:
     """Return one function that decides the rules of a rule list whose sources are present.
 
-    `entries` has an (index, entry) pair per such rule, in rule order: the entry is None
-    for a rule that the caller decides itself, else the rule's conditions and the two
-    summaries that end its evaluation here. The
-    function `judge(facts, summaries, pending)` decides the rules in order, as the engine
-    documents (error_when, then applies, then when):
+    `entries` has an (index, entry) pair per such rule, in rule order. The entry is a
+    JudgeEntry (the rule's conditions and the summaries that end its evaluation here), a
+    SharedVerdict (the key of its verdict in `shared`), or None for a rule that the caller
+    decides itself. The function `judge(facts, summaries, pending)` decides the rules in order, as
+    the engine documents (error_when, then defer_to, then applies, then when):
 
     - `applies` false: summaries[index] = entry.not_applicable;
+    - a rule in entry.deferrals fails: summaries[index] = that deferral's summary;
     - `when` false: summaries[index] = entry.passed;
     - otherwise it appends (index, result) to `pending`: ERROR when `error_when` holds,
       True or the Match when `when` holds, and SEPARATE for a rule whose entry is None.
+
+    `shared` has a (key, entry) pair for each rule whose verdict other rules defer to, or
+    that defers itself, each after the rules it defers to. Their verdicts are decided
+    first, once per call, and each entry's deferrals name keys of `shared`.
 
     One function for the whole list looks up the fact path steps that rules share (such
     as `verdicts`) once per message, and makes no Python call per rule.
     """
     writer = _TreeWriter()
-    conditions = [condition for _, entry in entries if entry is not None for condition in (entry.error_when, entry.applies, entry.when) if condition is not None]
+    judged = [entry for _, entry in entries if isinstance(entry, JudgeEntry)] + [entry for _, entry in shared]
+    conditions = [condition for entry in judged for condition in (entry.error_when, entry.applies, entry.when) if condition is not None]
     scope = _Scope("root", conditions)
     statements = []
+
+    # Verdict variables of `shared`: ERROR, a summary, or True or the Match of a fail.
+    variables: dict[Any, str] = {}
+    for key, entry in shared:
+        variable = variables[key] = writer.name("r")
+        branches = _branches(writer, entry, scope, variables)
+        deciding = [(test, f"{variable} = {'ERROR' if action is ERROR else writer.constant(action)}") for test, action in branches[:-1]]
+        when = branches[-1]
+        if _can_match(entry.when):
+            deciding.append((f"({variable} := {when}) is False", f"{variable} = {writer.constant(entry.passed)}"))
+            final = None
+        else:
+            deciding.append((f"not {when}", f"{variable} = {writer.constant(entry.passed)}"))
+            final = f"{variable} = True"
+        statements.extend(_if_chain(deciding, final))
+
     for index, entry in entries:
         if entry is None:
             statements.append(f"pending.append(({index}, SEPARATE))")
             continue
-        branches = []
-        if entry.error_when is not None:
-            branches.append((_holds(writer, entry.error_when, scope), f"pending.append(({index}, ERROR))"))
-        if entry.applies is not None:
-            branches.append((_fails(writer, entry.applies, scope), f"summaries[{index}] = {writer.constant(entry.not_applicable)}"))
+        if isinstance(entry, SharedVerdict):
+            variable = variables[entry.key]
+            statements.extend(_if_chain(
+                [(f"{variable} is ERROR", f"pending.append(({index}, ERROR))"), (_fails_test(variable), f"summaries[{index}] = {variable}")],
+                f"pending.append(({index}, {variable}))",
+            ))
+            continue
+        branches = _branches(writer, entry, scope, variables)
+        deciding = [
+            (test, f"pending.append(({index}, ERROR))" if action is ERROR else f"summaries[{index}] = {writer.constant(action)}")
+            for test, action in branches[:-1]
+        ]
+        when = branches[-1]
         if _can_match(entry.when):
             result = writer.name("w")
-            branches.append((f"({result} := {writer.expression(entry.when, scope)}) is False", f"summaries[{index}] = {writer.constant(entry.passed)}"))
+            deciding.append((f"({result} := {when}) is False", f"summaries[{index}] = {writer.constant(entry.passed)}"))
         else:
             result = "True"
-            branches.append((_fails(writer, entry.when, scope), f"summaries[{index}] = {writer.constant(entry.passed)}"))
-        keyword = "if"
-        for test, action in branches:
-            statements.extend([f"{keyword} {test}:", f"    {action}"])
-            keyword = "elif"
-        statements.extend(["else:", f"    pending.append(({index}, {result}))"])
+            deciding.append((f"not {when}", f"summaries[{index}] = {writer.constant(entry.passed)}"))
+        statements.extend(_if_chain(deciding, f"pending.append(({index}, {result}))"))
     body = [f"        {line}" for line in [*scope.setup_lines(), *statements, "return None"]]
     return writer.build("judge(root, summaries, pending)", body, f"<judge of {len(entries)} rules>")
+
+
+def _branches(writer: "_TreeWriter", entry: "JudgeEntry", scope: "_Scope", variables: dict[Any, str]) -> list:
+    """Return (test, outcome) for each step that can end a rule before `when`, then `when`'s expression.
+
+    The outcome is ERROR or the summary to set. Each test is true when its step ends the rule.
+    """
+    branches: list = []
+    if entry.error_when is not None:
+        branches.append((_holds(writer, entry.error_when, scope), ERROR))
+    for key, summary in entry.deferrals:
+        # The rule deferred to failed: its verdict is True or a Match.
+        branches.append((f"not {_fails_test(variables[key])}", summary))
+    if entry.applies is not None:
+        branches.append((_fails(writer, entry.applies, scope), entry.not_applicable))
+    branches.append(writer.expression(entry.when, scope))
+    return branches
+
+
+def _fails_test(variable: str) -> str:
+    """Return a test that holds when the verdict in `variable` is not a fail (ERROR or a summary)."""
+    return f"({variable} is not True and type({variable}) is not Match)"
+
+
+def _if_chain(branches: list[tuple[str, str]], final: str | None) -> list[str]:
+    lines = []
+    keyword = "if"
+    for test, action in branches:
+        lines.extend([f"{keyword} {test}:", f"    {action}"])
+        keyword = "elif"
+    if final is not None:
+        lines.extend(["else:", f"    {final}"])
+    return lines
 
 
 @dataclass(frozen=True)
@@ -99,6 +164,48 @@ class JudgeEntry:
     # Stored as they are: the caller copies them if it must.
     not_applicable: Any
     passed: Any
+    # (key in compile_judge's `shared`, summary) for each rule this rule defers to, in order:
+    # when that rule fails, this rule's summary is the one given.
+    deferrals: tuple[tuple[Any, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SharedVerdict:
+    """An entry of compile_judge decided as `shared[key]`, once per call."""
+
+    key: Any
+
+
+def compile_evidence(paths: tuple) -> Callable[[Any, "Match | None"], list[dict]]:
+    """Return one function `evidence(facts, match)` that lists the values at `paths`.
+
+    It returns [{path, value}] for each path whose value is not None, in the order of
+    `paths`. A path that starts with `item` is resolved under the item of `match`, is
+    reported under the item's own path (`received.hops.2.raw`), and is left out when
+    `match` is None. The dicts on the way to the other paths are looked up once.
+    """
+    writer = _TreeWriter()
+    scope = _Scope("root", [])
+    statements = ["found = []"]
+    for path in paths:
+        if path.keys[0] == "item":
+            keys = writer.constant(path.keys[1:])
+            suffix = writer.constant(path.text[len("item"):])
+            statements.extend([
+                "if match is not None:",
+                f"    value = resolve_keys({keys}, match.item)",
+                "    if value is not None:",
+                f"        found.append({{'path': match.path + {suffix}, 'value': value}})",
+            ])
+        else:
+            statements.extend([
+                f"value = {scope.lookup(path)}",
+                "if value is not None:",
+                f"    found.append({{'path': {writer.constant(path.text)}, 'value': value}})",
+            ])
+    statements.append("return found")
+    body = [f"        {line}" for line in [*scope.setup_lines(), *statements]]
+    return writer.build("evidence(root, match)", body, f"<evidence of {len(paths)} paths>")
 
 
 class _TreeWriter:
