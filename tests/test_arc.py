@@ -4,7 +4,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
-from diag.facts import arc
+from diag.facts import arc, authres
 from diag.messages.model import Header
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "headers"
@@ -155,3 +155,19 @@ def test_chain_unknown_when_arc_none():
     facts = arc.collect(list_chain(PASSED_AT_LIST), {"arc": "none"}, trusted=None)
     assert "chain_pass" not in facts
     assert facts["first_hop"]["from_authenticated"] is True
+
+
+def test_parsed_results_handed_over():
+    headers = list_chain(PASSED_AT_LIST)
+    auth_headers = authres.collect(headers)
+    assert arc.collect(headers, {"arc": "pass"}, trusted=TRUSTED, auth_headers=auth_headers) == arc.collect(
+        headers, {"arc": "pass"}, trusted=TRUSTED
+    )
+
+    # The entries of auth.headers are used as they are, not parsed again. The second one is
+    # the ARC-Authentication-Results of instance 1.
+    assert auth_headers[1]["position"] == 5
+    auth_headers[1] = dict(auth_headers[1], authserv_id="handed-over.example.net")
+    facts = arc.collect(headers, {"arc": "pass"}, trusted=TRUSTED, auth_headers=auth_headers)
+    assert facts["sets"][0]["authserv_id"] == "handed-over.example.net"
+    assert facts["sets"][1]["authserv_id"] == "mx.example.net"

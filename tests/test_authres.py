@@ -328,3 +328,30 @@ def test_regex_tokens_same_as_characters(value):
 def test_regex_tokens_on_samples():
     for value, _ in all_sample_values():
         assert authres._tokenize(value) == authres._tokenize_by_character(value), value
+
+
+# Clauses that _COMMON_PLAIN_RESINFO matches but _plain_resinfo declines, or that it does
+# not match, so that the full _COMMON_RESINFO pattern or the tokenizer decides.
+PLAIN_DECLINED = [
+    ("mx.example.net; dkim=pass header.d=example.com =x", None),
+    ("mx.example.net; dkim=pass header.d=example.com for", None),
+    ("mx.example.net; dkim=pass (c)header.d=example.com", None),
+    ("mx.example.net; spf=pass smtp.mailfrom=a@example.com (c) x=1", "common"),
+    ('mx.example.net; dmarc=pass header.from="a b"@example.com', "common"),
+    ("mx.example.net; dkim/1=pass header.d=example.com ;", "common"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), PLAIN_DECLINED)
+def test_plain_clause_fallback(value, expected):
+    common = authres._parse_common(value, False)
+    if expected is None:
+        assert common is None
+    else:
+        assert common == authres._parse_tokens(value, False)
+
+
+def test_plain_clause_declines_bare_word():
+    match = authres._COMMON_PLAIN_RESINFO.match("dkim=pass header.d=example.com for")
+    assert match is not None
+    assert authres._plain_resinfo(match) is None

@@ -97,3 +97,11 @@ def test_demo_sample_verdicts():
     assert "dkim-only-esp-signature" in names
     assert "compauth-fail" in names
     assert "spf-not-aligned" in names
+
+
+def test_superscript_digits_in_tags():
+    # "²".isdigit() is true but int("²") raises: numeric DKIM and ARC tags must be ASCII digits.
+    paste = "From: a@example.org\nDKIM-Signature: v=1; d=example.org; s=s1; t=\u00b2; h=from; bh=eA==; b=eQ==\nARC-Seal: i=\u00b2; d=example.org; s=s; cv=none; b=eQ==\n"
+    done = run_cli("analyze", "--offline", "-", stdin=paste.encode())
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr

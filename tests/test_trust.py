@@ -246,3 +246,17 @@ def test_signed_message_flagged():
     _, verdicts = select("auth-m365-inbound-two-tenants.txt")
     assert verdicts["dkim_signed"] is True
     assert dkim_word(verdicts) == "not-aligned"
+
+
+def test_aligned_pass_after_fail():
+    headers = make(
+        ("Authentication-Results", "mx.example.net; dkim=fail header.d=example.com header.b=aaa;"
+                                   " dkim=pass header.d=mail.example.com header.b=bbb; dkim=pass header.d=example.net"),
+        ("Received", "from a.example.net by mx.example.net; Mon, 2 Feb 2026 10:00:00 +0000"),
+    )
+    _, verdicts = trust.select(authres.collect(headers), headers, "example.com", [])
+    assert verdicts["dkim_aligned_result"] == "pass"
+    assert verdicts["dkim_aligned_pass"] is True
+    assert verdicts["dkim_signed"] is True
+    assert verdicts["dkim_esp_pass"] is False
+    assert [entry["aligned"] for entry in verdicts["dkim"]] == [True, True, False]

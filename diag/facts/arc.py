@@ -30,7 +30,7 @@ MAX_INSTANCE = 50
 def _instance(tags: dict[str, str]) -> int | None:
     """Return the i= tag as a number, or None when it is missing or not a number."""
     text = tags.get("i", "").strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _first_hop(results_header: Header, parsed: dict, seal_d: str | None, from_domain: str | None) -> dict:
@@ -40,7 +40,8 @@ def _first_hop(results_header: Header, parsed: dict, seal_d: str | None, from_do
     the From domain that hop saw. A list may have rewritten From since. Without that clause,
     the From domain of the message as delivered is used.
     """
-    clauses = [dict(result, position=results_header.position) for result in parsed["results"]]
+    # The clauses belong to auth.headers too, so summarise must only read them, as it does.
+    clauses = parsed["results"]
     dmarc = next((result for result in clauses if result["method"] == "dmarc"), None)
     if dmarc is not None:
         from_domain = trust.property_domain(dmarc["properties"].get("header.from")) or from_domain
@@ -92,12 +93,19 @@ def _chain_pass(sets: list[dict], results_by_instance: dict[int, dict], verdicts
     return None, None
 
 
-def collect(headers: list[Header], verdicts: dict, from_domain: str | None = None, trusted: dict | None = None) -> dict:
+def collect(
+    headers: list[Header],
+    verdicts: dict,
+    from_domain: str | None = None,
+    trusted: dict | None = None,
+    auth_headers: list[dict] | None = None,
+) -> dict:
     """Return arc.sets, arc.broken, arc.broken_instance, arc.structure_errors, arc.chain_pass
     and arc.first_hop.
 
     `from_domain` is the From domain of the message, and `trusted` is auth.trusted, which
-    names the receiver.
+    names the receiver. `auth_headers` is auth.headers from facts/authres, whose parsed
+    ARC-Authentication-Results are used as they are. Without it they are parsed here.
     """
     # Each member is kept with its tags, which are parsed once. An ARC-Authentication-Results
     # keeps the tags of its first clause, where RFC 8617 section 4.1.1 puts i=, because the
@@ -123,6 +131,14 @@ def collect(headers: list[Header], verdicts: dict, from_domain: str | None = Non
     if not members and verdicts.get("arc") is None:
         return {}
 
+    # facts/authres has parsed every ARC-Authentication-Results, and its entry carries the
+    # authserv_id and results that parse_value returns.
+    parsed_by_position = {
+        entry["position"]: entry
+        for entry in auth_headers or ()
+        if entry["field"].lower() == "arc-authentication-results"
+    }
+
     sets = []
     # The parsed ARC-Authentication-Results of each instance, read once for the sets, the
     # chain verdict and the first hop.
@@ -145,7 +161,11 @@ def collect(headers: list[Header], verdicts: dict, from_domain: str | None = Non
             entry["message_d"] = tags.get("d", "").lower() or None
             entry["message_s"] = tags.get("s") or None
         if found.get("results"):
-            parsed = parsed_results[instance] = authres.parse_value(found["results"][0][0].unfolded, arc=True)
+            results_header = found["results"][0][0]
+            parsed = parsed_by_position.get(results_header.position)
+            if parsed is None:
+                parsed = authres.parse_value(results_header.unfolded, arc=True)
+            parsed_results[instance] = parsed
             entry["authserv_id"] = parsed["authserv_id"]
         entry["positions"] = sorted(header.position for group in found.values() for header, _ in group)
         sets.append(entry)

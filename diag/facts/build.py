@@ -41,7 +41,9 @@ def build_facts(parsed: ParsedMessage, authserv_id: str | None = None) -> dict:
     facts["verdicts"] = verdicts
 
     facts["microsoft"] = microsoft.collect(headers)
-    facts["arc"] = arc.collect(headers, verdicts, from_domain=from_domain, trusted=trusted)
+    facts["arc"] = arc.collect(
+        headers, verdicts, from_domain=from_domain, trusted=trusted, auth_headers=auth_headers
+    )
     facts["received"] = received.collect(headers)
     sender_facts, received_spf = sender.collect(headers, facts)
     verdicts.update(sender_facts)

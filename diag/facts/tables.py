@@ -64,8 +64,9 @@ def decode_level(name: str, value: int) -> dict:
 def decode_compauth(reason: str) -> dict:
     """Decode a compauth reason: an exact code first, else the group of its first digit.
 
-    Microsoft documents 000, 001, 002, 010, 111, 116 and 130 by code, and 1xx, 2xx, 3xx,
-    4xx, 6xx, 7xx and 9xx by group. Anything else (5xx, 8xx, other 0xx) is undocumented.
+    rules/tables/compauth.yaml contains the codes and first-digit groups that its source
+    revision of Microsoft's "Anti-spam message headers" page documents. A reason that
+    matches neither is returned with documented: false.
     """
     table = load("compauth")
     entry = table["codes"].get(reason)

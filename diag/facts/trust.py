@@ -36,6 +36,9 @@ _POLICY_WORDS = {"none", "quarantine", "reject"}
 def _block(auth_headers: list[dict], headers: list[Header], authserv_id: str | None, how: str):
     """Return (trusted A-R entries top first, positions of same-id A-Rs from earlier hops)."""
     same_id = [entry for entry in auth_headers if entry["authserv_id"] == authserv_id]
+    if len(same_id) == 1:
+        # The usual case: one field with the id, which is the block whatever lies below it.
+        return same_id, []
     start = same_id[0]["position"]
     received = fields_by_name(headers).get("received", ())
     stop = next((header.position for header in received if header.position > start), None)
@@ -80,6 +83,9 @@ def _dkim_domain(result: dict) -> str | None:
 def _merge(block: list[dict]) -> list[dict]:
     """Merge the clauses of the block: the topmost field wins per method (per signature
     for dkim); clauses of one field are all kept, duplicates included."""
+    if len(block) == 1:
+        return block[0]["results"]
+
     merged = []
     claimed_methods: set = set()
     claimed_signatures: set = set()
@@ -96,7 +102,7 @@ def _merge(block: list[dict]) -> list[dict]:
             elif method in claimed_methods:
                 continue
             methods_here.add(method)
-            merged.append(dict(result, position=entry["position"]))
+            merged.append(result)
         claimed_methods |= methods_here - {"dkim"}
         claimed_signatures |= signatures_here
     return merged
@@ -127,31 +133,40 @@ def _match_signature(domain: str | None, result: dict, signatures: list[dict], u
     return candidates[0] if candidates else None
 
 
-def _dkim_verdicts(clauses: list[dict], from_domain: str | None, signatures: list[dict]) -> list[dict]:
+def _aligned(domain: str | None, from_org: str | None) -> bool:
+    """Tell whether a normalised domain aligns in relaxed mode with the From domain, given
+    the From domain's organisational domain (as orgdomain.aligned, which would look that
+    up again for every identifier)."""
+    return from_org is not None and domain is not None and orgdomain.org_domain(domain) == from_org
+
+
+def _dkim_verdicts(clauses: list[dict], from_org: str | None, signatures: list[dict]) -> list[dict]:
     entries = []
     used: set = set()
     for result in clauses:
-        if result["method"] != "dkim":
-            continue
+        properties = result["properties"]
         domain = _dkim_domain(result)
         entry = {
             "domain": domain,
-            "selector": result["properties"].get("header.s"),
+            "selector": properties.get("header.s"),
             "result": result["result"],
             "reason": result.get("reason"),
-            "b": result["properties"].get("header.b"),
-            "aligned": orgdomain.aligned(domain, from_domain),
+            "b": properties.get("header.b"),
+            "aligned": _aligned(domain, from_org),
             "esp": esp.provider_of(domain),
         }
-        if result["properties"].get("header.a"):
-            entry["algorithm"] = result["properties"]["header.a"].lower()
+        algorithm = properties.get("header.a")
+        if algorithm:
+            entry["algorithm"] = algorithm.lower()
         # Receivers put the failure detail in the clause comment or in a comment after
         # reason= or a property ("(body hash did not verify)"); keep every one of them.
         comments = [result["comment"]] if result.get("comment") else []
-        comments.extend((result.get("property_comments") or {}).values())
+        property_comments = result.get("property_comments")
+        if property_comments:
+            comments.extend(property_comments.values())
         if comments:
             entry["comment"] = "; ".join(comments)
-        signature = _match_signature(domain, result, signatures, used)
+        signature = _match_signature(domain, result, signatures, used) if signatures else None
         if signature is not None:
             entry["signature"] = signature
             used.add(signature)
@@ -159,14 +174,13 @@ def _dkim_verdicts(clauses: list[dict], from_domain: str | None, signatures: lis
     return entries
 
 
-def _spf_clause(clauses: list[dict]) -> tuple[dict | None, str | None]:
-    """Pick the SPF verdict: the clause for smtp.mailfrom.
+def _spf_clause(spf: list[dict]) -> tuple[dict | None, str | None]:
+    """Pick the SPF verdict among the spf clauses: the clause for smtp.mailfrom.
 
     A clause with only smtp.helo is used when no MAIL FROM clause exists, because for a
     null reverse-path RFC 7208 section 2.4 makes the HELO identity the one checked. The
     identity is returned so that rules can tell the two apart.
     """
-    spf = [result for result in clauses if result["method"] == "spf"]
     for result in spf:
         if "smtp.mailfrom" in result["properties"]:
             return result, "mailfrom"
@@ -190,18 +204,21 @@ def _dmarc_policy(result: dict) -> str | None:
     return None
 
 
-def _first(clauses: list[dict], method: str) -> dict | None:
-    for result in clauses:
-        if result["method"] == method:
-            return result
-    return None
-
-
 def _verdicts(clauses: list[dict], from_domain: str | None, signatures: list[dict]) -> dict:
     verdicts: dict = {}
 
-    dmarc = _first(clauses, "dmarc")
-    if dmarc is not None:
+    # One pass groups the clauses by method, in their order. Each verdict below reads its group.
+    by_method: dict[str, list[dict]] = {}
+    for result in clauses:
+        group = by_method.get(result["method"])
+        if group is None:
+            by_method[result["method"]] = [result]
+        else:
+            group.append(result)
+
+    dmarc_clauses = by_method.get("dmarc")
+    if dmarc_clauses:
+        dmarc = dmarc_clauses[0]
         verdicts["dmarc"] = dmarc["result"]
         policy = _dmarc_policy(dmarc)
         if policy:
@@ -219,8 +236,9 @@ def _verdicts(clauses: list[dict], from_domain: str | None, signatures: list[dic
     elif verdicts.get("header_from"):
         from_domain = verdicts["header_from"]
         verdicts["from_domain_source"] = "header.from"
+    from_org = orgdomain.org_domain(from_domain)
 
-    spf, identity = _spf_clause(clauses)
+    spf, identity = _spf_clause(by_method.get("spf", ()))
     if spf is not None:
         verdicts["spf"] = spf["result"]
         if identity:
@@ -229,35 +247,44 @@ def _verdicts(clauses: list[dict], from_domain: str | None, signatures: list[dic
         if spf_domain:
             verdicts["spf_domain"] = spf_domain
             if from_domain:
-                verdicts["spf_aligned"] = orgdomain.aligned(spf_domain, from_domain)
+                verdicts["spf_aligned"] = _aligned(spf_domain, from_org)
 
     # NOTE: alignment is relaxed (RFC 7489 section 3.1) because headers do not show the
     # DMARC record's adkim and aspf tags. Under strict alignment DMARC can fail where this passes.
-    dkim = _dkim_verdicts(clauses, from_domain, signatures)
+    dkim = _dkim_verdicts(by_method.get("dkim", ()), from_org, signatures)
     verdicts["dkim"] = dkim
-    if dkim:
+    signed = aligned_pass = esp_pass = False
+    aligned_result = None
+    for entry in dkim:
         # RFC 8601 section 2.7.1: dkim=none means the message was not signed, so a clause
         # with any other result reports on a signature.
-        verdicts["dkim_signed"] = any(entry["result"] != "none" for entry in dkim)
-    verdicts["dkim_aligned_pass"] = any(entry["aligned"] and entry["result"] == "pass" for entry in dkim)
-    verdicts["dkim_esp_pass"] = any(
-        entry["esp"] and not entry["aligned"] and entry["result"] == "pass" for entry in dkim
-    )
-    aligned = sorted((entry for entry in dkim if entry["aligned"]), key=lambda e: _RESULT_RANK.get(e["result"], 1))
-    if aligned:
-        verdicts["dkim_aligned_result"] = aligned[0]["result"]
+        signed = signed or entry["result"] != "none"
+        if entry["aligned"]:
+            aligned_pass = aligned_pass or entry["result"] == "pass"
+            # A pass among the aligned signatures wins, else the first aligned one counts.
+            if aligned_result is None or entry["result"] == "pass" and aligned_result != "pass":
+                aligned_result = entry["result"]
+        elif entry["esp"] and entry["result"] == "pass":
+            esp_pass = True
+    if dkim:
+        verdicts["dkim_signed"] = signed
+    verdicts["dkim_aligned_pass"] = aligned_pass
+    verdicts["dkim_esp_pass"] = esp_pass
+    if aligned_result is not None:
+        verdicts["dkim_aligned_result"] = aligned_result
 
-    compauth = _first(clauses, "compauth")
-    if compauth is not None:
+    compauth_clauses = by_method.get("compauth")
+    if compauth_clauses:
+        compauth = compauth_clauses[0]
         verdicts["compauth"] = compauth["result"]
         reason = compauth.get("reason")
         if reason:
             verdicts["compauth_reason"] = reason
             verdicts["compauth_decoded"] = tables.decode_compauth(reason)
 
-    arc = _first(clauses, "arc")
-    if arc is not None:
-        verdicts["arc"] = arc["result"]
+    arc_clauses = by_method.get("arc")
+    if arc_clauses:
+        verdicts["arc"] = arc_clauses[0]["result"]
     return verdicts
 
 
