@@ -213,3 +213,23 @@ def test_links_unclosed_anchor():
 def test_links_capped():
     html = '<a href="https://x.example.net/">example.com</a>' * (links.MAX_REPORTED_LINKS + 10)
     assert len(links.find_mismatched_links(html)) == links.MAX_REPORTED_LINKS
+
+
+def html_message(html: str) -> bytes:
+    return (
+        "From: shop@example.com\nTo: kim@example.net\nSubject: Order\nMIME-Version: 1.0\n"
+        f"Content-Type: text/html; charset=utf-8\n\n{html}\n"
+    ).encode("utf-8")
+
+
+def test_html_uppercase_anchor():
+    html = '<P>Sign in at <A HREF="https://login.example.org/">www.example.com</A></P>'
+    facts = content.collect(parsed_message(html_message(html)), {"microsoft": {}})
+    assert [link["href"] for link in facts["mismatched_links"]] == ["https://login.example.org/"]
+
+
+def test_html_without_anchor():
+    html = "<p>Your order example.com/4411 has shipped.</p><!-- a.example.net -->"
+    facts = content.collect(parsed_message(html_message(html)), {"microsoft": {}})
+    assert facts["has_html"] is True
+    assert facts["mismatched_links"] == []

@@ -120,14 +120,10 @@ def _body(message: Message) -> dict:
                 truncated = True
                 continue
 
-            # Imported on first use: html.parser and the links module cost a few
-            # milliseconds of start-up, and header-only input has no HTML part.
-            from diag.facts.links import find_mismatched_links
-
             html, part_truncated = _decoded_text(part, html_budget)
             truncated = truncated or part_truncated
             html_budget -= len(html)
-            mismatched.extend(find_mismatched_links(html))
+            mismatched.extend(_mismatched_links(html))
 
     result = {
         "has_text_plain": has_text_plain,
@@ -137,6 +133,19 @@ def _body(message: Message) -> dict:
     if truncated:
         result["html_truncated"] = True
     return result
+
+
+def _mismatched_links(html: str) -> list[dict]:
+    # html.parser starts a tag only at "<" followed by a letter, so an <a> element needs
+    # the text "<a" in either case. HTML without it has no links, and is not parsed.
+    if "<a" not in html and "<A" not in html:
+        return []
+
+    # Imported on first use: html.parser and the links module cost a few milliseconds of
+    # start-up, and header-only input has no HTML part.
+    from diag.facts.links import find_mismatched_links
+
+    return find_mismatched_links(html)
 
 
 def _body_parts(message: Message):

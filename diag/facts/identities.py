@@ -50,13 +50,20 @@ _DKIM_LATER_DOMAIN = re.compile(r";\s*d\s*=\s*([^;\s]+)")
 _LIST_ID = re.compile(r"^\s*(?P<description>.*?)\s*<\s*(?P<id>[^<>\s]+?)\s*>")
 
 
+# The fields collect() reads, in lower case.
+_IDENTITY_FIELDS = ("from", "sender", "reply-to", "return-path", "message-id", "feedback-id", "x-feedback-id", "x-ses-outgoing", "list-id")
+
+
 def collect(headers: list[Header]) -> dict:
     """Read the identity fields and recognise the sending service."""
     fields = fields_by_name(headers)
     identities: dict = {"from_count": len(fields.get("from", ()))}
 
+    # The unfolded value of the topmost field of each name, looked up in one pass.
+    first = {name: fields[name][0].unfolded for name in _IDENTITY_FIELDS if name in fields}
+
     for key, name in (("from", "from"), ("sender", "sender"), ("reply_to", "reply-to")):
-        value = _first(fields, name)
+        value = first.get(name)
         if value is not None:
             mailbox, count = _mailbox(value)
             if mailbox is not None:
@@ -66,29 +73,29 @@ def collect(headers: list[Header]) -> dict:
                 # (reject, or check each domain), so the address count matters too.
                 identities["from_address_count"] = count
 
-    return_path = _first(fields, "return-path")
+    return_path = first.get("return-path")
     if return_path is not None:
         identities["return_path"] = _return_path(return_path)
 
-    message_id = _first(fields, "message-id")
+    message_id = first.get("message-id")
     if message_id is not None:
         host = _message_id_host(message_id)
         if host is not None:
             identities["message_id_host"] = host
 
-    feedback = _first(fields, "feedback-id")
+    feedback = first.get("feedback-id")
     if feedback is not None:
         identities["feedback_id"] = parse_feedback_id(feedback, "Feedback-ID")
     else:
-        feedback = _first(fields, "x-feedback-id")
+        feedback = first.get("x-feedback-id")
         if feedback is not None:
             identities["feedback_id"] = parse_feedback_id(feedback, "X-Feedback-ID")
 
     # facts/esp weighs this evidence again once the receiver's verdicts are known
     # (add_receiver_evidence), because those can confirm or contradict it.
-    weigh(identities, _esp_evidence(identities, fields))
+    weigh(identities, _esp_evidence(identities, first.get("x-ses-outgoing"), fields.get("dkim-signature", ())))
 
-    list_id_value = _first(fields, "list-id")
+    list_id_value = first.get("list-id")
     if list_id_value is not None:
         list_id = _list_id(list_id_value, identities.get("from"))
         if list_id is not None:
@@ -96,7 +103,7 @@ def collect(headers: list[Header]) -> dict:
     return identities
 
 
-def _esp_evidence(identities: dict, fields: dict[str, list[Header]]) -> list[dict]:
+def _esp_evidence(identities: dict, ses_outgoing: str | None, signatures: list[Header]) -> list[dict]:
     """List the header fields that name a sending service, each with its strength.
 
     SES adds Feedback-ID and X-SES-Outgoing to every message it sends, and with the default
@@ -106,14 +113,14 @@ def _esp_evidence(identities: dict, fields: dict[str, list[Header]]) -> list[dic
     chooses the Message-ID, and can reuse one from an earlier SES message. A DKIM-Signature
     field is weak until the receiver's dkim=pass confirms it. The order (Feedback-ID, X-SES-Outgoing,
     Message-ID, Return-Path, DKIM-Signature) decides which strong field names the service.
+    `ses_outgoing` is the X-SES-Outgoing value, and `signatures` the DKIM-Signature fields.
     """
     evidence = []
-    feedback = identities.get("feedback_id") or {}
-    if feedback.get("esp"):
+    feedback = identities.get("feedback_id")
+    if feedback is not None and feedback.get("esp"):
         evidence.append(evidence_entry(feedback["field"], feedback["raw"], feedback["esp"], STRONG))
 
     # SES writes X-SES-Outgoing as "2024.12.02-192.0.2.11".
-    ses_outgoing = _first(fields, "x-ses-outgoing")
     if ses_outgoing is not None:
         evidence.append(evidence_entry("X-SES-Outgoing", ses_outgoing, "amazonses", STRONG))
 
@@ -122,12 +129,13 @@ def _esp_evidence(identities: dict, fields: dict[str, list[Header]]) -> list[dic
     if provider is not None:
         evidence.append(evidence_entry("Message-ID", host, provider, WEAK))
 
-    domain = (identities.get("return_path") or {}).get("domain")
+    return_path = identities.get("return_path")
+    domain = return_path.get("domain") if return_path is not None else None
     provider = provider_of(domain)
     if provider is not None:
         evidence.append(evidence_entry("Return-Path", domain, provider, STRONG))
 
-    for header in fields.get("dkim-signature", ()):
+    for header in signatures:
         value = header.unfolded
         match = _DKIM_FIRST_DOMAIN.match(value) or _DKIM_LATER_DOMAIN.search(value)
         signer = normalise(match.group(1)) if match else None
@@ -162,13 +170,6 @@ def _list_id(value: str, from_mailbox: dict | None) -> dict | None:
     return result
 
 
-def _first(fields: dict[str, list[Header]], name: str) -> str | None:
-    """Return the unfolded value of the topmost field called `name` in `fields`, the
-    result of fields_by_name, or None."""
-    found = fields.get(name)
-    return found[0].unfolded if found else None
-
-
 def decode_words(text: str) -> str:
     """Decode RFC 2047 encoded words, decoding malformed ones as far as possible."""
     if "=?" not in text:
@@ -184,7 +185,8 @@ def decode_words(text: str) -> str:
 
 def mailbox_dict(address: str, display_name: str = "") -> dict:
     """Build the {address, display_name, domain, org_domain} shape of docs/facts.md."""
-    result: dict = {"address": address, "display_name": decode_words(display_name)}
+    # decode_words checks for "=?" too, but most names have none, so the call is skipped.
+    result: dict = {"address": address, "display_name": decode_words(display_name) if "=?" in display_name else display_name}
     local, at, domain = address.rpartition("@")
     domain = normalise(domain.strip("[]")) if at else None
     if domain:

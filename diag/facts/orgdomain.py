@@ -42,6 +42,9 @@ def _build_list():
     return PublicSuffixList(source=lines + encoded, accept_encoded_idn=False)
 
 
+# Cached because the same domains recur across messages, and the fact modules normalise
+# each several times per message.
+@functools.lru_cache(maxsize=4096)
 def normalise(domain: str | None) -> str | None:
     """Lower-case a domain and drop a trailing dot; None and "" give None."""
     if not domain:

@@ -104,9 +104,11 @@ def _receiver_received_spf(headers: list[Header], facts: dict) -> dict | None:
     trusted_positions = (facts.get("auth", {}).get("trusted") or {}).get("positions") or []
     if trusted_positions:
         top = max(trusted_positions)
-        limit = next((field.position for field in fields.get("received", ()) if field.position > top), None)
-        if limit is not None and header.position > limit:
-            return None
+        for field in fields.get("received", ()):
+            if field.position > top:
+                if header.position > field.position:
+                    return None
+                break
 
     parsed = authres.parse_received_spf(header.unfolded)
     entry = {"position": header.position, "raw": header.unfolded, "result": parsed["result"]}
@@ -126,7 +128,10 @@ def _receiver_received_spf(headers: list[Header], facts: dict) -> dict | None:
 
 
 def _hop_with(hops: list[dict], ip: str) -> dict | None:
-    return next((hop for hop in hops if _address(hop.get("from_ip")) == ip), None)
+    for hop in hops:
+        if _address(hop.get("from_ip")) == ip:
+            return hop
+    return None
 
 
 def collect(headers: list[Header], facts: dict) -> tuple[dict, dict | None]:

@@ -54,15 +54,21 @@ def _trusted_clauses(facts: dict, method: str) -> list[dict]:
     if not positions:
         return []
     positions = set(positions)
+    # Plain loops, because a generator expression costs more than the few items it visits.
     clauses = []
     for header in auth.get("headers", []):
         if header.get("position") in positions:
-            clauses.extend(result for result in header.get("results", []) if result.get("method") == method)
+            for result in header.get("results", []):
+                if result.get("method") == method:
+                    clauses.append(result)
     return clauses
 
 
 def _hop_with_ip(hops: list[dict], ip: str) -> dict | None:
-    return next((hop for hop in hops if _address(hop.get("from_ip")) == ip), None)
+    for hop in hops:
+        if _address(hop.get("from_ip")) == ip:
+            return hop
+    return None
 
 
 def _result(ip: str, source: str, hop: dict | None) -> dict:
