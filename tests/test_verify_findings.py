@@ -117,11 +117,19 @@ def test_receiver_verdict_steps_aside(resolver, world):
 @pytest.fixture
 def silent_server():
     """A loopback UDP and TCP port that never answers, so every DNS query times out."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    port = udp.getsockname()[1]
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.bind(("127.0.0.1", port))
+    # The kernel picks a free UDP port, but the same TCP port may be taken: try again then.
+    for _ in range(20):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        port = udp.getsockname()[1]
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind(("127.0.0.1", port))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        break
     tcp.listen(1)
     yield f"127.0.0.1:{port}"
     udp.close()
