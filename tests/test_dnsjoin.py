@@ -213,3 +213,12 @@ def test_invalid_include_keeps_message(tmp_path):
     assert "label" in report["dns"]["message"]["error"]
     assert outcome(report, "spf-record-missing")["outcome"] == "not_applicable"
     assert outcome(report, "dmarc-fail")["outcome"] == "pass"
+
+
+def test_cli_uncovered_name_named():
+    # Retrying cannot help a name outside every zone file, so the line names it instead.
+    done = maildiag("samples/dnsjoin/healthy.txt", "--offline", "--zone", str(ROOT / "samples" / "zones" / "example.com.zone"))
+    text = " ".join(done.stdout.split())
+    assert "Could not check, no zone file covers" in text
+    assert "add one with --zone, or drop --offline" in text
+    assert "retry later" not in text

@@ -13,6 +13,24 @@ from diag.messages.repair import is_lost_fold, match_field
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 # sample file -> (expected [(name, unfolded value)], expected [(repair kind, line)])
+# The fields of the statement pastes, which differ only in where their blank lines are.
+STATEMENT_FIELDS = [
+    ("Received", "from AM9PR04MB8000.eurprd04.prod.outlook.com (2603:10a6:20b:3e0::14) by DB9PR04MB9000.eurprd04.prod.outlook.com with HTTPS; Thu, 3 Dec 2026 08:41:22 +0000"),
+    ("Authentication-Results", "spf=pass (sender IP is 198.51.100.44) smtp.mailfrom=eu-west-1.amazonses.com; dkim=pass (signature was verified) header.d=amazonses.com;dmarc=fail action=quarantine header.from=example.org;compauth=fail reason=000"),
+    ("From", "Example Org Billing <billing@example.org>"),
+    ("To", "Accounts Payable <ap@example.net>"),
+    ("Subject", "Statement for November"),
+    ("Date", "Thu, 3 Dec 2026 08:41:19 +0000"),
+    ("MIME-Version", "1.0"),
+    ("Content-Type", "multipart/mixed; boundary=\"----=_Part_4471_1186922.1796287279000\""),
+    ("Message-ID", "<0102019a4b1c2d3e-5f6a7b8c-1d2e-4f5a-9b8c-7d6e5f4a3b2c-000000@eu-west-1.amazonses.com>"),
+    ("Feedback-ID", "::1.eu-west-1.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbC=:AmazonSES"),
+    ("Received", "from a44-9.smtp-out.eu-west-1.amazonses.com (198.51.100.44) by AM2PEPF0001C70E.mail.protection.outlook.com (10.167.16.196) with Microsoft SMTP Server (version=TLS1_3, cipher=TLS_AES_256_GCM_SHA384) id 15.20.8722.20 via Frontend Transport; Thu, 3 Dec 2026 08:41:20 +0000"),
+    ("X-MS-Exchange-Organization-SCL", "5"),
+    ("X-Forefront-Antispam-Report", "CIP:198.51.100.44;CTRY:IE;LANG:en;SCL:5;SRV:;IPV:NLI;SFV:SPM;H:a44-9.smtp-out.eu-west-1.amazonses.com;PTR:a44-9.smtp-out.eu-west-1.amazonses.com;CAT:SPOOF;SFS:(13230040)(69100299015);DIR:INB;"),
+    ("X-Microsoft-Antispam", "BCL:0;"),
+]
+
 CASES = {
     "paste-unindented-continuations.txt": (
         [
@@ -86,23 +104,12 @@ CASES = {
         [("blank-line", 6)],
     ),
     "paste-blank-after-content-type.txt": (
-        [
-            ("Received", "from AM9PR04MB8000.eurprd04.prod.outlook.com (2603:10a6:20b:3e0::14) by DB9PR04MB9000.eurprd04.prod.outlook.com with HTTPS; Thu, 3 Dec 2026 08:41:22 +0000"),
-            ("Authentication-Results", "spf=pass (sender IP is 198.51.100.44) smtp.mailfrom=eu-west-1.amazonses.com; dkim=pass (signature was verified) header.d=amazonses.com;dmarc=fail action=quarantine header.from=example.org;compauth=fail reason=000"),
-            ("From", "Example Org Billing <billing@example.org>"),
-            ("To", "Accounts Payable <ap@example.net>"),
-            ("Subject", "Statement for November"),
-            ("Date", "Thu, 3 Dec 2026 08:41:19 +0000"),
-            ("MIME-Version", "1.0"),
-            ("Content-Type", "multipart/mixed; boundary=\"----=_Part_4471_1186922.1796287279000\""),
-            ("Message-ID", "<0102019a4b1c2d3e-5f6a7b8c-1d2e-4f5a-9b8c-7d6e5f4a3b2c-000000@eu-west-1.amazonses.com>"),
-            ("Feedback-ID", "::1.eu-west-1.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbC=:AmazonSES"),
-            ("Received", "from a44-9.smtp-out.eu-west-1.amazonses.com (198.51.100.44) by AM2PEPF0001C70E.mail.protection.outlook.com (10.167.16.196) with Microsoft SMTP Server (version=TLS1_3, cipher=TLS_AES_256_GCM_SHA384) id 15.20.8722.20 via Frontend Transport; Thu, 3 Dec 2026 08:41:20 +0000"),
-            ("X-MS-Exchange-Organization-SCL", "5"),
-            ("X-Forefront-Antispam-Report", "CIP:198.51.100.44;CTRY:IE;LANG:en;SCL:5;SRV:;IPV:NLI;SFV:SPM;H:a44-9.smtp-out.eu-west-1.amazonses.com;PTR:a44-9.smtp-out.eu-west-1.amazonses.com;CAT:SPOOF;SFS:(13230040)(69100299015);DIR:INB;"),
-            ("X-Microsoft-Antispam", "BCL:0;"),
-        ],
+        STATEMENT_FIELDS,
         [("blank-line", 15)],
+    ),
+    "paste-blank-after-each-field.txt": (
+        STATEMENT_FIELDS,
+        [("blank-line", 4), ("blank-line", 9), ("blank-line", 11), ("blank-line", 13), ("blank-line", 15), ("blank-line", 17), ("blank-line", 19), ("continuation", 21), ("blank-line", 22), ("blank-line", 24), ("blank-line", 26), ("blank-line", 31), ("blank-line", 33), ("blank-line", 36)],
     ),
     "paste-blank-lines.txt": (
         [

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from diag.report.dnsview import names_outside_zones
+
 ROOT = Path(__file__).resolve().parent.parent
 ZONES = [argument for path in sorted((ROOT / "samples" / "zones").glob("*.zone")) for argument in ("--zone", str(path))]
 BROKEN = ["customer-broken.example.org", "--expect", str(ROOT / "samples" / "expectations" / "customer-broken.toml"), *ZONES]
@@ -59,3 +61,11 @@ def test_sarif_location_expectations_file():
     results = json.loads(report(*BROKEN, "-f", "sarif"))["runs"][0]["results"]
     uris = {result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for result in results}
     assert uris == {(ROOT / "samples" / "expectations" / "customer-broken.toml").as_uri()}
+
+
+def test_names_outside_zones_only_when_all():
+    outside = {"name": "amazonses.com", "type": "TXT", "status": "refused", "detail": "no zone file covers amazonses.com; add one with --zone"}
+    timeout = {"name": "example.org", "type": "TXT", "status": "timeout", "detail": None}
+    assert names_outside_zones([outside]) == ["amazonses.com"]
+    assert names_outside_zones([outside, timeout]) == []
+    assert names_outside_zones([]) == []

@@ -17,6 +17,9 @@ SERVFAIL = "servfail"
 TIMEOUT = "timeout"
 REFUSED = "refused"
 TEMPORARY_STATUSES = frozenset({SERVFAIL, TIMEOUT, REFUSED})
+# The start of a REFUSED answer's detail when --offline --zone was given and no zone file
+# covers the name: retrying cannot help, a zone file for it can.
+OUTSIDE_ZONES = "no zone file covers"
 
 
 @dataclass(frozen=True)

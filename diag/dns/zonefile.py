@@ -194,7 +194,7 @@ class ZoneResolver:
     def _outside_zones(self, current: dns.name.Name, qtype: int, fields: dict, chain: list) -> Answer:
         display = current.to_text(omit_final_dot=True)
         if self.fallback is None:
-            detail = f"no zone file covers {display}; add one with --zone"
+            detail = f"{status.OUTSIDE_ZONES} {display}; add one with --zone"
             return Answer(**fields, status=status.REFUSED, cname_chain=display_names(chain), detail=detail)
 
         answer = self.fallback.query(display, dns.rdatatype.to_text(qtype))

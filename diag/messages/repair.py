@@ -479,13 +479,11 @@ class _PasteReader:
 
         content_type = next((item for item in state.fields if item.name.lower() == "content-type"), None)
         if content_type is not None:
-            # A body may begin with header fields only when it is a message or header block
-            # (message/*, text/rfc822-headers), and a multipart or text body never begins with
-            # trace fields. After Content-Type, only trace fields (Received,
-            # Authentication-Results, X-MS-Exchange-*) in the paragraph that follows show
-            # that the blank line was pasted into the header block.
+            # After Content-Type, header paragraphs that reach a trace field (Received,
+            # Authentication-Results, X-MS-Exchange-*) are read as a damaged paste, except in
+            # a message/* or text/rfc822-headers body, whose content is a header block.
             declared = " ".join(content_type.parts).strip().lower()
-            if declared.startswith(("message/", "text/rfc822-headers")) or not self._paragraph_has_trace(following):
+            if declared.startswith(("message/", "text/rfc822-headers")) or not self._headers_with_trace_follow(following):
                 return False
 
         if next_text[0] in " \t" or self._lost_fold_after_trace(next_text):
@@ -544,6 +542,24 @@ class _PasteReader:
         self.state.repairs.append(Repair("blank-line", index + 1, f"ignored {following - index} blank line(s) {where}"))
         return True
 
+    def _headers_with_trace_follow(self, start: int) -> bool:
+        """Check whether header paragraphs from line `start` reach a trace field before any other text.
+
+        Some viewers copy a blank line after every field, so the trace fields may sit a few
+        one-field paragraphs further down.
+        """
+        paragraph = start
+        for _ in range(_PARAGRAPH_LINES):
+            if paragraph is None or not self._paragraph_is_header(paragraph):
+                return False
+            if self._paragraph_has_trace(paragraph):
+                return True
+            end = paragraph
+            while end < len(self.lines) and self._text(end).strip():
+                end += 1
+            paragraph = self._first_nonblank(end)
+        return False
+
     def _paragraph_has_trace(self, start: int) -> bool:
         """Check whether the paragraph from line `start` contains a trace or authentication field."""
         for index in range(start, min(start + _PARAGRAPH_LINES, len(self.lines))):
@@ -567,8 +583,11 @@ class _PasteReader:
             parsed = match_field(text)
             row = None if parsed is not None else self._match_row(text)
             if parsed is None and row is None:
-                # A wrapped value that lost its indentation is acceptable after a trace field.
+                # A wrapped value that lost its indentation is acceptable after a trace field,
+                # and a MIME parameter (boundary=...) after Content-Type and its kin.
                 if first_name is not None and names.is_trace(first_name):
+                    continue
+                if first_name is not None and first_name.lower() in names.BODY_DESCRIBING_NAMES and _PARAMETER_CONTINUATION.match(text):
                     continue
                 return False
             name = parsed[0] if parsed is not None else row[1]

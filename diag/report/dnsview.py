@@ -9,6 +9,7 @@ lookup that answered.
 
 from dataclasses import dataclass
 
+from diag.dns.resolver import OUTSIDE_ZONES
 from diag.report.evidence import spf_tree_lines
 
 # Easy DKIM entry statuses (diag.dnscheck.ses) in report words.
@@ -280,9 +281,15 @@ def _collect_failed(value: object, found: dict) -> None:
         return
     if value.get("status") in TEMPORARY_STATUSES and "name" in value and "type" in value:
         key = (value.get("nameserver"), value["name"], value["type"])
-        found.setdefault(key, {"name": value["name"], "type": value["type"], "status": value["status"], "nameserver": value.get("nameserver")})
+        found.setdefault(key, {"name": value["name"], "type": value["type"], "status": value["status"], "nameserver": value.get("nameserver"), "detail": value.get("detail")})
     for item in value.values():
         _collect_failed(item, found)
+
+
+def names_outside_zones(lookups: list[dict]) -> list[str]:
+    """Return the names of failed lookups when every one failed because no zone file covers it, else []."""
+    outside = [lookup["name"] for lookup in lookups if str(lookup.get("detail") or "").startswith(OUTSIDE_ZONES)]
+    return sorted(set(outside)) if lookups and len(outside) == len(lookups) else []
 
 
 def failed_lookups_text(lookups: list[dict]) -> str:

@@ -179,6 +179,9 @@ def _could_not_check_label(subject: SubjectView, command: str) -> str:
     reasons = {row.reason for row in subject.could_not_check}
     # An outcome without a reason comes from a report written before outcomes had one,
     # when the engine called every error a temporary failure.
+    if reasons <= {"temperror", ""} and subject.outside_zones:
+        names = ", ".join(subject.outside_zones)
+        return f"Could not check, no zone file covers {names}; add one with --zone, or drop --offline"
     if reasons <= {"temperror", ""}:
         return "Could not check, a lookup failed temporarily; retry later"
     if command.startswith("ses"):

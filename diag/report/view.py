@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from diag.facts.esp import provider_names
 from diag.report.causes import ChangeSummary, link_causes, summarise_changes
-from diag.report.dnsview import DnsRow, SpfTree, dns_rows, failed_lookups, failed_lookups_text, spf_trees
+from diag.report.dnsview import DnsRow, SpfTree, dns_rows, failed_lookups, failed_lookups_text, names_outside_zones, spf_trees
 from diag.report.evidence import dns_answer_line, format_value, is_dns_answer  # noqa: F401 (re-exported for junit and older callers)
 from diag.report.outcomes import OutcomeGroup, OutcomeView, did_not_apply_group, group_not_run, missing_sources, not_applied_note
 from diag.verify.summary import verification_rows
@@ -120,6 +120,8 @@ class SubjectView:
     spf_trees: list[SpfTree] = field(default_factory=list)
     # Domains only: the lookups that failed temporarily (timeout, SERVFAIL, REFUSED).
     failed_lookups: list[dict] = field(default_factory=list)
+    # The names whose lookups failed only because no zone file covers them (--offline --zone).
+    outside_zones: list[str] = field(default_factory=list)
     # Messages only: maildiag's own DKIM, ARC, SPF and DMARC results (verify.*).
     verification: list[VerdictRow] = field(default_factory=list)
 
@@ -283,6 +285,8 @@ def _subject_view(kind: str, entry: dict, label: str) -> SubjectView:
         view.dns_rows = [DnsRow(clean(row.check), clean(row.result), clean(row.detail)) for row in dns_rows(entry.get("dns") or {}, subject_domain(entry))]
         view.spf_trees = [SpfTree(clean(tree.domain), [clean(line) for line in tree.lines]) for tree in spf_trees(entry.get("dns") or {})]
         view.failed_lookups = failed_lookups(entry.get("dns") or {})
+    if view.could_not_check:
+        view.outside_zones = [clean(name) for name in names_outside_zones(failed_lookups(entry.get("dns") or {}))]
 
     for repair in (entry.get("input") or {}).get("repairs") or []:
         where = f"line {repair.get('line')}" if repair.get("line") else "whole input"
