@@ -26,7 +26,7 @@ Speed: on the Authentication-Results values of samples/headers/auth-*.txt that a
 accepts (bench/run.py --only authres, Python 3.11, one AMD EPYC core), this module read
 about 180,000 values per second and authres 1.2.0 about 4,500, 40 times fewer. With
 two or three such fields per message, authres alone would use most of the time budget of
-a batch audit, so it is given only the clauses the tokenizer could not fully read, and
+a batch audit. So it is given only the clauses the tokenizer could not fully read.
 tests/test_authres.py checks that both agree on every sample field authres accepts.
 Parsed values are not cached: in real mail most values differ (header.b, addresses), so a
 cache keyed by the text would only help a benchmark that repeats its messages.

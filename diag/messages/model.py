@@ -136,7 +136,7 @@ class HeaderList(list[Header]):
 
     @_computed_once
     def by_name(self) -> dict[str, list[Header]]:
-        """The fields grouped by lower-cased name, each group top first. Do not modify it."""
+        """Group the fields by lower-cased name, each group top first. Callers must not modify the result."""
         return _group_by_name(self)
 
     def get_all(self, name: str) -> list[Header]:

@@ -163,9 +163,9 @@ def _from_domain(entry: dict) -> str:
 def _sent_elsewhere(entry: dict) -> bool:
     """Tell whether the message's headers show a sender other than Amazon SES.
 
-    Strong evidence naming another service does, and so does a message from a received
-    mailbox (it has Received fields) with no trace of SES at all; a header paste that names
-    no service at all keeps the SES advice, since the user may not have pasted every field.
+    Strong evidence naming another service does. So does a received message (one with
+    Received fields) that shows no trace of SES at all. Any other input keeps the SES
+    advice, because the user may not have pasted every field.
     """
     identities = entry.get("identities") or {}
     if "input" not in entry:
