@@ -680,3 +680,26 @@ def test_rfc822_body_with_trace_kept():
     )
     parsed = read_message(data, source="attached.eml")
     assert [header.name for header in parsed.headers] == ["From", "Subject", "Content-Type"]
+
+
+def test_fields_in_body_noted():
+    # The blank line splits a fold whose continuation lost its indentation, so nothing can be joined.
+    data = (
+        b"Received: from mail.example.net (198.51.100.20)\n\nby mx.example.com with ESMTPS;\n"
+        b"Thu, 3 Dec 2026 08:41:20 +0000\n\nAuthentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.net\n"
+        b"From: a@example.net\n"
+    )
+    parsed = read_message(data, source="paste.txt")
+    assert [header.name for header in parsed.headers] == ["Received"]
+    assert [repair.kind for repair in parsed.repairs] == ["fields-in-body"]
+    assert "(Authentication-Results)" in parsed.repairs[0].detail
+    assert "remove the blank lines" in parsed.repairs[0].detail
+
+
+def test_fields_in_body_not_with_mime():
+    data = (
+        b"From: a@example.org\nContent-Type: text/plain\n\n"
+        b"Here are the headers:\n\nReceived: from mail.example.net by mx.example.com; Thu, 3 Dec 2026 08:41:20 +0000\n"
+    )
+    parsed = read_message(data, source="support.eml")
+    assert parsed.repairs == []

@@ -43,6 +43,9 @@ _BLANK_LINE_CRLF = re.compile(rb"\n\r\n")
 _NONSPACE = re.compile(rb"\S")
 _FIRST_LINE = re.compile(rb"[^\r\n]*")
 _FIRST_NONBLANK_LINE = re.compile(rb"^[ \t]*\S", re.MULTILINE)
+# A trace or authentication field at the start of a line, and how far into a body to look for one.
+_TRACE_LINE = re.compile(rb"^(?:Received|Authentication-Results|ARC-Seal|DKIM-Signature|X-Forefront-Antispam-Report|X-MS-Exchange-[A-Za-z-]+)[ \t]*:", re.MULTILINE | re.IGNORECASE)
+_TRACE_SCAN_BYTES = 4096
 
 # Bytes that do not occur in text: C0 controls other than TAB, LF, FF and CR, and DEL.
 _CONTROL_BYTES = bytes(range(0, 9)) + b"\x0b" + bytes(range(0x0e, 0x20)) + b"\x7f"
@@ -167,7 +170,7 @@ def _read_clean(data: bytes, message_file: bool) -> _CleanRead | None:
         body = rest
     else:
         body = rest if message_file and blank_line is not None else None
-    if has_text and _headers_may_continue(body):
+    if has_text and _headers_may_continue(body, bool(content_types)):
         return None
     if body is None and not headers[-1].value:
         # A header-only paste that ends after "Name:" was probably cut off.
@@ -189,7 +192,7 @@ def _has_lost_fold(headers: list[Header], field_names: list[str]) -> bool:
     return False
 
 
-def _headers_may_continue(body: bytes) -> bool:
+def _headers_may_continue(body: bytes, has_content_type: bool) -> bool:
     """Check whether the text after the first blank line may be more header fields of a paste.
 
     A paste can carry a blank line inside its header block, even after Content-Type (a
@@ -201,7 +204,11 @@ def _headers_may_continue(body: bytes) -> bool:
     if first_line[:1] in (b" ", b"\t"):
         return True
     parsed = match_field(first_line.decode("utf-8", "replace"))
-    return parsed is not None and names.is_known(parsed[0])
+    if parsed is not None and names.is_known(parsed[0]):
+        return True
+    # Trace fields a little further down, without a Content-Type, are worth a note from the
+    # repair reader even when it cannot join them (diag.messages.repair).
+    return not has_content_type and _TRACE_LINE.search(body, 0, _TRACE_SCAN_BYTES) is not None
 
 
 # Content-Type values that may name a multipart or message/* type. The stdlib lower-cases

@@ -14,8 +14,8 @@ is always a field, and a blank line that ends the input starts an empty body.
 
 Repair kinds made here: bom, line-endings, non-utf8, mbox-from-line, mbox-from-quoting,
 gmail-summary, page-title, indentation, table-heading, table-rows, space-before-colon,
-continuation, blank-line, double-spaced, missing-blank-line, truncated, unparsed-line. The
-reader adds utf-16.
+continuation, blank-line, double-spaced, missing-blank-line, truncated, unparsed-line, and
+the note fields-in-body, which changes no byte. The reader adds utf-16.
 """
 
 import logging
@@ -116,6 +116,10 @@ class _State:
 
     def seen(self, lowered_name: str) -> bool:
         return any(item.name.lower() == lowered_name for item in self.fields)
+
+
+# Repair kinds that only note something and leave the message's bytes as they were.
+NOTE_KINDS = frozenset({"fields-in-body"})
 
 
 def match_field(text: str) -> tuple[str, str, bool] | None:
@@ -335,6 +339,7 @@ class _PasteReader:
                     # 3.4.3). A paste that ends in blank lines is only a header block.
                     return index + 1 if self.message_file and not self.double_spaced else None
                 if not self._blank_is_damage(index, following):
+                    self._note_fields_in_body(following)
                     return index + 1
                 index = following
                 continue
@@ -498,6 +503,28 @@ class _PasteReader:
             return False
 
         return self._ignore_blank(index, following, f"inside the header block because {name} follows")
+
+    def _note_fields_in_body(self, start: int) -> None:
+        """Note trace fields that begin lines soon after the header block ended at line `start`.
+
+        Without a Content-Type the body is plain text, and trace fields in it usually mean a
+        paste whose blank lines could not be repaired. The fields stay in the body, so the
+        note names them and says what to do.
+        """
+        if self.state.seen("content-type"):
+            return
+        found = []
+        for line in range(start, min(start + _PARAGRAPH_LINES, len(self.lines))):
+            text = self._text(line)
+            parsed = None if not text or text[0] in " \t" else match_field(text)
+            if parsed is not None and names.is_trace(parsed[0]) and parsed[0] not in found:
+                found.append(parsed[0])
+        if found:
+            detail = (
+                f"the text after the blank line before line {start + 1} contains header fields ({', '.join(found)}), "
+                "read as the body; if you pasted headers, remove the blank lines and run again"
+            )
+            self.state.repairs.append(Repair("fields-in-body", start + 1, detail))
 
     def _lost_fold_after_trace(self, text: str) -> bool:
         """Tell whether column-0 `text` that is no field may continue the trace field above it."""

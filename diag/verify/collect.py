@@ -33,7 +33,9 @@ def verify_message(message: bytes, facts: dict, session: VerifySession | None) -
     """Return the `verify` facts, or None when `should_verify` returns False."""
     if not should_verify(facts, session):
         return None
-    if facts["input"].get("repairs"):
+    from diag.messages.repair import NOTE_KINDS
+
+    if any(repair.get("kind") not in NOTE_KINDS for repair in facts["input"].get("repairs") or ()):
         # The repaired bytes are not the bytes that were signed, so every signature would fail.
         return {"skipped": "the input was repaired (a damaged paste), so its signatures cannot be checked; pass the original .eml file"}
     return collect(message, facts, session)
