@@ -117,7 +117,7 @@ def _environment():
         render function or just after the name's `set`, and each read takes that value.
         The look-up reads only plain dicts, where a lookup cannot raise or change anything,
         so looking a path up early gives the value a read would have found. Where the value
-        there is not a dict, the path's variable holds `missing`, and each read looks the
+        there is not a dict, the path's variable contains `missing`, and each read looks the
         path up in place as before.
         """
 

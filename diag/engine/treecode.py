@@ -18,10 +18,10 @@ hold, else True or the Match of the first `some` whose item satisfied it. Leaf t
 cannot raise, so looking up the shared path steps before the operands that need them
 changes no result.
 
-Only text that the compiler writes itself goes into the source: path keys are names
-that compile_path checked against its pattern, and every value from the rule file (a
-string, number, regular expression or function) is passed in as an argument of the
-generated factory. Rule files from `--rules DIR` therefore cannot add code.
+Only text that the compiler writes itself goes into the source. Path keys are names that
+compile_path checked against its pattern. Every value from the rule file (a string,
+number, regular expression or function) is passed in as an argument of the generated
+factory. Rule files from `--rules DIR` therefore cannot add code.
 """
 
 from collections import Counter

@@ -509,7 +509,7 @@ class _PasteReader:
 
         Without a Content-Type the body is plain text, and trace fields in it usually mean a
         paste whose blank lines could not be repaired. The fields stay in the body, so the
-        note names them and says what to do.
+        note names them and gives the next step.
         """
         if self.state.seen("content-type"):
             return
